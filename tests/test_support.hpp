@@ -1,0 +1,40 @@
+// Shared helpers for the tests: where the real data of ../shared/data lives,
+// and a way to skip a case with a clear message when it is absent.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <doctest/doctest.h>
+
+namespace hwnas_test {
+
+/// The shared data folder: $HWNAS_DATA_DIR if set, else ../shared/data
+/// relative to the repository (HWNAS_SOURCE_DIR is set by CMake).
+inline std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("HWNAS_DATA_DIR"); env && *env) return env;
+  return std::filesystem::path(HWNAS_SOURCE_DIR) / ".." / "shared" / "data";
+}
+
+/// Path of a file or folder under the data folder, or nullopt when absent.
+inline std::optional<std::filesystem::path> data_path(const std::string& relative) {
+  auto p = data_dir() / relative;
+  if (std::filesystem::exists(p)) return p;
+  return std::nullopt;
+}
+
+}  // namespace hwnas_test
+
+/// Binds `var` to the data path `relative`, or reports the skip and returns
+/// from the test case when the shared data is absent (a user's fresh clone).
+#define HWNAS_REQUIRE_DATA(var, relative)                                          \
+  const auto var##_opt = ::hwnas_test::data_path(relative);                        \
+  if (!var##_opt) {                                                                \
+    MESSAGE("skipped: shared data '" << (relative) << "' not found under "        \
+                                     << ::hwnas_test::data_dir().string()          \
+                                     << " (set HWNAS_DATA_DIR to point at it)");   \
+    return;                                                                        \
+  }                                                                                \
+  const std::filesystem::path& var = *var##_opt
