@@ -1,0 +1,645 @@
+// Latency datasets: one row per measured architecture (id, ks/e/d/r) with one
+// latency column per device, read from and written to the CSV layout of
+// ../data/help-ofa/ofa_gpu_latency.csv, plus the seeded splits the training
+// and evaluation code share. The CSV reader is hand-written (no CSV library in
+// the core) and reports every problem with file, line and column.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "hwnas/architecture.hpp"
+#include "hwnas/detail/file_io.hpp"
+#include "hwnas/error.hpp"
+#include "hwnas/random.hpp"
+
+namespace hwnas {
+
+/// A table of architectures and their measured latencies (ms), one column per
+/// device. Invariants: ids are unique; every architecture has the same number
+/// of ks/e slots (ks.size() == e.size()) and of stages (d.size()); all ks, e,
+/// d, r are non-negative; every latency is finite and non-negative. Values
+/// are not checked against a search space (that is the space's job).
+class Dataset {
+ public:
+  Dataset() = default;
+
+  /// An empty dataset with the given device columns. InvalidArgument when a
+  /// name is empty, repeated, has surrounding whitespace or contains a comma,
+  /// a quote or a line break (the CSV writer does not quote).
+  explicit Dataset(std::vector<std::string> columns);
+
+  /// Reads a CSV file (layout in docs/dataset.md). IoError when it cannot be
+  /// read, FormatError ("file:line:column: ...") when its content is wrong.
+  static Dataset read_csv(const std::filesystem::path& path);
+
+  /// Parses CSV text; `source_name` is used as the file name in errors.
+  static Dataset parse_csv(std::string_view text, const std::string& source_name = "<input>");
+
+  /// The CSV text (LF line endings, no BOM). Doubles are written shortest
+  /// round-trip (std::to_chars), so parse_csv(to_csv()) is bit-identical.
+  /// InvalidArgument when the architecture shape is still unknown (a dataset
+  /// built from device names that has no rows yet).
+  std::string to_csv() const;
+
+  /// Writes to_csv() atomically (temp file in the same folder, then rename).
+  void write_csv(const std::filesystem::path& path) const;
+
+  /// Appends one row. ShapeMismatch when latencies.size() != columns().size();
+  /// InvalidArgument for a duplicate id, a non-finite or negative latency
+  /// (naming its column), negative ks/e/d/r, ks.size() != e.size(), empty
+  /// ks or d, or a shape differing from earlier rows. Strong guarantee.
+  void add_row(std::int64_t id, Architecture arch, std::span<const double> latencies);
+
+  std::size_t size() const noexcept { return ids_.size(); }
+  bool empty() const noexcept { return ids_.empty(); }
+
+  /// Device column names, in file order.
+  const std::vector<std::string>& columns() const noexcept { return columns_; }
+
+  /// Position of a device column; InvalidArgument listing the available
+  /// columns when there is none of that name.
+  std::size_t column_index(std::string_view name) const;
+
+  const std::vector<std::int64_t>& ids() const noexcept { return ids_; }
+  const std::vector<Architecture>& archs() const noexcept { return archs_; }
+
+  /// Row holding `id`; InvalidArgument when no row has it.
+  std::size_t row_of_id(std::int64_t id) const;
+
+  /// ks/e entries per architecture and d entries per architecture; 0 while
+  /// unknown (no rows yet and not read from a file).
+  std::size_t num_slots() const noexcept { return slots_; }
+  std::size_t num_stages() const noexcept { return stages_; }
+
+  /// The latencies of one device, in row order.
+  std::vector<double> column(std::string_view name) const;
+
+  /// Latency of `row` on device `column` (indices); InvalidArgument when out
+  /// of range.
+  double latency(std::size_t row, std::size_t column) const;
+
+  /// The given rows, in the given order. InvalidArgument when a row is out of
+  /// range or given twice (ids must stay unique).
+  Dataset subset(std::span<const std::size_t> rows) const;
+
+  /// All rows with only the named device columns, in the given order.
+  /// InvalidArgument for an unknown or repeated name.
+  Dataset select_columns(std::span<const std::string> names) const;
+
+ private:
+  void set_shape(std::size_t slots, std::size_t stages) noexcept {
+    slots_ = slots;
+    stages_ = stages;
+  }
+  void reserve_rows(std::size_t rows) {
+    ids_.reserve(rows);
+    archs_.reserve(rows);
+    latencies_.reserve(rows * columns_.size());
+    row_of_id_.reserve(rows);
+  }
+  // Appends without validation; callers have checked everything.
+  void push_row_unchecked(std::int64_t id, Architecture&& arch, std::span<const double> lat) {
+    row_of_id_.emplace(id, ids_.size());
+    ids_.push_back(id);
+    archs_.push_back(std::move(arch));
+    latencies_.insert(latencies_.end(), lat.begin(), lat.end());
+  }
+
+  std::vector<std::string> columns_;
+  std::vector<std::int64_t> ids_;
+  std::vector<Architecture> archs_;
+  std::vector<double> latencies_;  // row-major: size() x columns_.size()
+  std::unordered_map<std::int64_t, std::size_t> row_of_id_;
+  std::size_t slots_ = 0;   // ks/e entries per architecture, 0 = unknown
+  std::size_t stages_ = 0;  // d entries per architecture, 0 = unknown
+};
+
+/// Row indices of a train / validation / test split.
+struct Split {
+  std::vector<std::size_t> train, validation, test;
+};
+
+/// Seeded random split of rows 0..n-1: shuffle 0..n-1 with Rng(seed)
+/// (Rng::shuffle), then the first round(n*train) go to train, the next
+/// round(n*validation) to validation, the rest to test (each part in shuffled
+/// order). InvalidArgument unless train and validation lie in [0, 1] and
+/// train + validation <= 1 (within 1e-9; test takes the remainder).
+Split random_split(std::size_t n, std::uint64_t seed, double train = 0.70,
+                   double validation = 0.15);
+
+/// The project's benchmark split, defined by id alone so every language gets
+/// the same rows: m = ((id % 20) + 20) % 20; m in {0,1,2} -> test, {3,4,5} ->
+/// validation, the rest -> train. Each part in row order.
+Split benchmark_split(const Dataset& data);
+
+/// `count` distinct entries of `rows`, chosen with Rng(seed) by a partial
+/// Fisher-Yates shuffle, in the order drawn. With one seed, the result for
+/// count k is a prefix of the result for count k + 1 (nested subsets for
+/// learning curves). InvalidArgument when count > rows.size() or `rows`
+/// holds a value twice.
+std::vector<std::size_t> random_subset(std::span<const std::size_t> rows, std::size_t count,
+                                       std::uint64_t seed);
+
+// ---------------------------------------------------------------------------
+// Definitions
+
+namespace detail {
+
+/// Why `name` cannot be a device column name, or "" when it can.
+inline std::string dataset_column_name_problem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.find_first_of(",\"\r\n") != std::string_view::npos) {
+    return "contains a comma, a quote or a line break";
+  }
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  if (is_space(name.front()) || is_space(name.back())) return "has leading or trailing whitespace";
+  return {};
+}
+
+inline std::string dataset_double_text(double v) {
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+inline std::string_view dataset_trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return s.substr(b, e - b);
+}
+
+inline bool dataset_blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace detail
+
+inline Dataset::Dataset(std::vector<std::string> columns) {
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (auto problem = detail::dataset_column_name_problem(columns[i]); !problem.empty()) {
+      throw InvalidArgument("dataset: device column " + std::to_string(i + 1) + " ('" + columns[i] +
+                            "') " + problem);
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (columns[j] == columns[i]) {
+        throw InvalidArgument("dataset: duplicate device column '" + columns[i] + "' (columns " +
+                              std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")");
+      }
+    }
+  }
+  columns_ = std::move(columns);
+}
+
+inline Dataset Dataset::read_csv(const std::filesystem::path& path) {
+  return parse_csv(detail::read_file(path), path.string());
+}
+
+inline Dataset Dataset::parse_csv(std::string_view text, const std::string& source_name) {
+  constexpr std::string_view bom = "\xEF\xBB\xBF";
+  if (text.substr(0, bom.size()) == bom) text.remove_prefix(bom.size());
+  if (detail::dataset_blank(text)) {
+    throw FormatError(
+        source_name, 0, 0,
+        "file is empty (expected a header line 'id,ks0,...,e0,...,d0,...,r,<devices>')");
+  }
+
+  // Splits one line into trimmed fields and their 1-based start columns.
+  struct Field {
+    std::string_view text;
+    std::size_t column;
+  };
+  std::vector<Field> fields;
+  const auto split = [&fields](std::string_view line) {
+    fields.clear();
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = line.find(',', start);
+      const std::size_t end = comma == std::string_view::npos ? line.size() : comma;
+      fields.push_back({detail::dataset_trim(line.substr(start, end - start)), start + 1});
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+  };
+
+  std::size_t pos = 0;
+  std::size_t line_no = 0;
+  // Next physical line without its '\n' and '\r'; false at the end of text.
+  const auto next_line = [&](std::string_view& line) {
+    if (pos > text.size()) return false;
+    const std::size_t nl = text.find('\n', pos);
+    const std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+    line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = end + 1;
+    ++line_no;
+    return true;
+  };
+
+  // --- header -------------------------------------------------------------
+  std::string_view line;
+  next_line(line);
+  split(line);
+  const std::size_t header_end_column = line.size() + 1;
+  std::size_t p = 0;
+  const auto found = [&]() -> std::string {
+    return p < fields.size() ? "'" + std::string(fields[p].text) + "'" : "the end of the header";
+  };
+  const auto header_error = [&](const std::string& expected) {
+    const std::size_t col = p < fields.size() ? fields[p].column : header_end_column;
+    throw FormatError(source_name, line_no, col,
+                      "header: expected column " + expected + ", found " + found());
+  };
+  const auto is = [&](const std::string& name) {
+    return p < fields.size() && fields[p].text == name;
+  };
+
+  if (!is("id")) header_error("'id'");
+  ++p;
+  std::size_t slots = 0;
+  while (is("ks" + std::to_string(slots))) ++slots, ++p;
+  if (slots == 0) header_error("'ks0'");
+  for (std::size_t j = 0; j < slots; ++j, ++p) {
+    const std::string want = "e" + std::to_string(j);
+    if (is(want)) continue;
+    if (j == 0) header_error("'ks" + std::to_string(slots) + "' or 'e0'");
+    header_error("'" + want + "' (one e column per ks column: " + std::to_string(slots) + ")");
+  }
+  std::size_t stages = 0;
+  while (is("d" + std::to_string(stages))) ++stages, ++p;
+  if (stages == 0) header_error("'d0'");
+  if (!is("r")) header_error("'d" + std::to_string(stages) + "' or 'r'");
+  ++p;
+
+  std::vector<std::string> devices;
+  for (std::size_t q = p; q < fields.size(); ++q) {
+    const std::string name(fields[q].text);
+    if (auto problem = detail::dataset_column_name_problem(name); !problem.empty()) {
+      throw FormatError(source_name, line_no, fields[q].column,
+                        "header: device column name '" + name + "' " + problem);
+    }
+    for (std::size_t k = p; k < q; ++k) {
+      if (fields[k].text == fields[q].text) {
+        throw FormatError(source_name, line_no, fields[q].column,
+                          "header: duplicate device column '" + name + "' (first at column " +
+                              std::to_string(fields[k].column) + ")");
+      }
+    }
+    devices.push_back(name);
+  }
+  // Field names for messages, in file order.
+  std::vector<std::string> names;
+  names.reserve(fields.size());
+  for (const auto& f : fields) names.emplace_back(f.text);
+  const std::size_t n_fields = fields.size();
+
+  Dataset out(std::move(devices));
+  out.set_shape(slots, stages);
+  // The line count bounds the row count and keeps the vectors from regrowing.
+  out.reserve_rows(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')));
+
+  // --- rows ---------------------------------------------------------------
+  std::vector<double> lat(out.columns().size());
+  const auto fail = [&](std::size_t f, const std::string& what) {
+    throw FormatError(source_name, line_no, fields[f].column, "field '" + names[f] + "': " + what);
+  };
+  const auto integer = [&]<class Int>(std::size_t f, Int& value) {
+    const std::string_view s = fields[f].text;
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (res.ec == std::errc::result_out_of_range && res.ptr == s.data() + s.size()) {
+      fail(f, "integer out of range, found '" + std::string(s) + "'");
+    }
+    if (res.ec != std::errc() || res.ptr != s.data() + s.size() || s.empty()) {
+      fail(f, "expected an integer, found '" + std::string(s) + "'");
+    }
+  };
+  const auto non_negative = [&](std::size_t f) {
+    int v = 0;
+    integer(f, v);
+    if (v < 0) fail(f, "must be non-negative, found " + std::to_string(v));
+    return v;
+  };
+
+  while (next_line(line)) {
+    if (detail::dataset_blank(line)) {
+      // Blank lines may only end the file.
+      if (detail::dataset_blank(text.substr(std::min(pos, text.size())))) break;
+      throw FormatError(source_name, line_no, 0,
+                        "empty line inside the data (only the end of the file may be blank)");
+    }
+    const std::size_t count =
+        static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1;
+    if (count != n_fields) {
+      throw FormatError(source_name, line_no, 0,
+                        "expected " + std::to_string(n_fields) +
+                            " fields (as in the header), found " + std::to_string(count));
+    }
+    split(line);
+
+    std::int64_t id = 0;
+    integer(std::size_t{0}, id);
+    if (const auto it = out.row_of_id_.find(id); it != out.row_of_id_.end()) {
+      // Blank lines never precede data, so row k sits on line k + 2.
+      fail(0, "duplicate id " + std::to_string(id) + " (first seen on line " +
+                  std::to_string(it->second + 2) + ")");
+    }
+    Architecture arch;
+    arch.ks.resize(slots);
+    arch.e.resize(slots);
+    arch.d.resize(stages);
+    std::size_t f = 1;
+    for (std::size_t j = 0; j < slots; ++j) arch.ks[j] = non_negative(f++);
+    for (std::size_t j = 0; j < slots; ++j) arch.e[j] = non_negative(f++);
+    for (std::size_t j = 0; j < stages; ++j) arch.d[j] = non_negative(f++);
+    arch.r = non_negative(f++);
+    for (std::size_t c = 0; c < lat.size(); ++c, ++f) {
+      const std::string_view s = fields[f].text;
+      double v = 0.0;
+      const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (res.ec == std::errc::result_out_of_range && res.ptr == s.data() + s.size()) {
+        fail(f, "latency out of the range of double, found " + std::string(s));
+      }
+      if (res.ec != std::errc() || res.ptr != s.data() + s.size() || s.empty()) {
+        fail(f, "expected a number, found '" + std::string(s) + "'");
+      }
+      if (!std::isfinite(v) || v < 0.0) {
+        fail(f, "latency must be finite and non-negative, found " + std::string(s));
+      }
+      lat[c] = v;
+    }
+    out.push_row_unchecked(id, std::move(arch), lat);
+  }
+  return out;
+}
+
+inline std::string Dataset::to_csv() const {
+  if (slots_ == 0 || stages_ == 0) {
+    throw InvalidArgument(
+        "dataset: to_csv needs the architecture shape (number of ks/e slots and stages), "
+        "which is unknown until the first row is added");
+  }
+  std::string out;
+  out.reserve((size() + 1) * (3 * (2 * slots_ + stages_) + 12 + 20 * columns_.size()));
+  out += "id";
+  for (std::size_t j = 0; j < slots_; ++j) out += ",ks" + std::to_string(j);
+  for (std::size_t j = 0; j < slots_; ++j) out += ",e" + std::to_string(j);
+  for (std::size_t j = 0; j < stages_; ++j) out += ",d" + std::to_string(j);
+  out += ",r";
+  for (const auto& c : columns_) out += "," + c;
+  out += '\n';
+
+  char buf[64];
+  const auto put = [&](auto value) {
+    const auto res = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, res.ptr);
+  };
+  const std::size_t n_cols = columns_.size();
+  for (std::size_t i = 0; i < size(); ++i) {
+    put(ids_[i]);
+    const Architecture& a = archs_[i];
+    for (const auto* part : {&a.ks, &a.e, &a.d}) {
+      for (int v : *part) {
+        out += ',';
+        put(v);
+      }
+    }
+    out += ',';
+    put(a.r);
+    for (std::size_t c = 0; c < n_cols; ++c) {
+      out += ',';
+      put(latencies_[i * n_cols + c]);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+inline void Dataset::write_csv(const std::filesystem::path& path) const {
+  detail::write_file_atomic(path, to_csv());
+}
+
+inline void Dataset::add_row(std::int64_t id, Architecture arch,
+                             std::span<const double> latencies) {
+  if (latencies.size() != columns_.size()) {
+    throw ShapeMismatch("dataset: add_row got " + std::to_string(latencies.size()) +
+                        " latencies for " + std::to_string(columns_.size()) + " device columns");
+  }
+  if (row_of_id_.count(id)) {
+    throw InvalidArgument("dataset: duplicate id " + std::to_string(id) + " (already in row " +
+                          std::to_string(row_of_id_.at(id)) + ")");
+  }
+  if (arch.ks.size() != arch.e.size()) {
+    throw InvalidArgument("dataset: architecture has " + std::to_string(arch.ks.size()) +
+                          " ks entries but " + std::to_string(arch.e.size()) + " e entries");
+  }
+  if (arch.ks.empty() || arch.d.empty()) {
+    throw InvalidArgument("dataset: architecture needs at least one ks/e slot and one stage, got " +
+                          std::to_string(arch.ks.size()) + " slots and " +
+                          std::to_string(arch.d.size()) + " stages");
+  }
+  if (slots_ != 0 && (arch.ks.size() != slots_ || arch.d.size() != stages_)) {
+    throw InvalidArgument("dataset: architecture has " + std::to_string(arch.ks.size()) +
+                          " ks/e slots and " + std::to_string(arch.d.size()) +
+                          " stages, but the dataset has " + std::to_string(slots_) + " and " +
+                          std::to_string(stages_));
+  }
+  const auto check = [](const std::vector<int>& values, const char* what) {
+    for (std::size_t j = 0; j < values.size(); ++j) {
+      if (values[j] < 0) {
+        throw InvalidArgument("dataset: " + std::string(what) + std::to_string(j) +
+                              " must be non-negative, found " + std::to_string(values[j]));
+      }
+    }
+  };
+  check(arch.ks, "ks");
+  check(arch.e, "e");
+  check(arch.d, "d");
+  if (arch.r < 0) {
+    throw InvalidArgument("dataset: r must be non-negative, found " + std::to_string(arch.r));
+  }
+  for (std::size_t c = 0; c < latencies.size(); ++c) {
+    if (!std::isfinite(latencies[c]) || latencies[c] < 0.0) {
+      throw InvalidArgument("dataset: field '" + columns_[c] +
+                            "': latency must be finite and non-negative, found " +
+                            detail::dataset_double_text(latencies[c]));
+    }
+  }
+  // Reserve first so the pushes below cannot throw half-way (strong guarantee).
+  ids_.reserve(ids_.size() + 1);
+  archs_.reserve(archs_.size() + 1);
+  latencies_.reserve(latencies_.size() + latencies.size());
+  row_of_id_.reserve(row_of_id_.size() + 1);
+  if (slots_ == 0) set_shape(arch.ks.size(), arch.d.size());
+  push_row_unchecked(id, std::move(arch), latencies);
+}
+
+inline std::size_t Dataset::column_index(std::string_view name) const {
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (columns_[c] == name) return c;
+  }
+  std::string available;
+  for (const auto& c : columns_) available += (available.empty() ? "" : ", ") + c;
+  if (available.empty()) available = "(none)";
+  throw InvalidArgument("dataset: unknown device column '" + std::string(name) +
+                        "'; available: " + available);
+}
+
+inline std::size_t Dataset::row_of_id(std::int64_t id) const {
+  const auto it = row_of_id_.find(id);
+  if (it == row_of_id_.end()) {
+    throw InvalidArgument("dataset: no row has id " + std::to_string(id));
+  }
+  return it->second;
+}
+
+inline std::vector<double> Dataset::column(std::string_view name) const {
+  const std::size_t c = column_index(name);
+  const std::size_t n_cols = columns_.size();
+  std::vector<double> out(size());
+  for (std::size_t i = 0; i < size(); ++i) out[i] = latencies_[i * n_cols + c];
+  return out;
+}
+
+inline double Dataset::latency(std::size_t row, std::size_t column) const {
+  if (row >= size() || column >= columns_.size()) {
+    throw InvalidArgument("dataset: latency(" + std::to_string(row) + ", " +
+                          std::to_string(column) + ") out of range (" + std::to_string(size()) +
+                          " rows, " + std::to_string(columns_.size()) + " columns)");
+  }
+  return latencies_[row * columns_.size() + column];
+}
+
+inline Dataset Dataset::subset(std::span<const std::size_t> rows) const {
+  std::vector<char> taken(size(), 0);
+  for (std::size_t row : rows) {
+    if (row >= size()) {
+      throw InvalidArgument("dataset: subset row " + std::to_string(row) + " out of range (" +
+                            std::to_string(size()) + " rows)");
+    }
+    if (taken[row]) {
+      throw InvalidArgument("dataset: subset row " + std::to_string(row) +
+                            " given twice (ids must stay unique)");
+    }
+    taken[row] = 1;
+  }
+  Dataset out;
+  out.columns_ = columns_;
+  out.set_shape(slots_, stages_);
+  out.reserve_rows(rows.size());
+  const std::size_t n_cols = columns_.size();
+  for (std::size_t row : rows) {
+    Architecture arch = archs_[row];
+    out.push_row_unchecked(ids_[row], std::move(arch),
+                           std::span<const double>(latencies_).subspan(row * n_cols, n_cols));
+  }
+  return out;
+}
+
+inline Dataset Dataset::select_columns(std::span<const std::string> names) const {
+  std::vector<std::size_t> index;
+  index.reserve(names.size());
+  for (const auto& name : names) index.push_back(column_index(name));
+  Dataset out(std::vector<std::string>(names.begin(), names.end()));  // rejects repeats
+  out.ids_ = ids_;
+  out.archs_ = archs_;
+  out.row_of_id_ = row_of_id_;
+  out.set_shape(slots_, stages_);
+  const std::size_t n_cols = columns_.size();
+  out.latencies_.resize(size() * index.size());
+  for (std::size_t i = 0; i < size(); ++i) {
+    for (std::size_t c = 0; c < index.size(); ++c) {
+      out.latencies_[i * index.size() + c] = latencies_[i * n_cols + index[c]];
+    }
+  }
+  return out;
+}
+
+inline Split random_split(std::size_t n, std::uint64_t seed, double train, double validation) {
+  const auto in_unit = [](double x) { return x >= 0.0 && x <= 1.0; };  // false for NaN
+  if (!in_unit(train)) {
+    throw InvalidArgument("random_split: train fraction must be in [0, 1], got " +
+                          detail::dataset_double_text(train));
+  }
+  if (!in_unit(validation)) {
+    throw InvalidArgument("random_split: validation fraction must be in [0, 1], got " +
+                          detail::dataset_double_text(validation));
+  }
+  if (train + validation > 1.0 + 1e-9) {
+    throw InvalidArgument(
+        "random_split: train + validation must be at most 1 (test takes the "
+        "rest), got " +
+        detail::dataset_double_text(train + validation));
+  }
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  Rng rng(seed);
+  rng.shuffle(std::span<std::size_t>(order));
+  const double nd = static_cast<double>(n);
+  const std::size_t n_train = std::min(n, static_cast<std::size_t>(std::llround(nd * train)));
+  const std::size_t n_val =
+      std::min(n - n_train, static_cast<std::size_t>(std::llround(nd * validation)));
+  Split s;
+  const auto b = order.begin();
+  const auto as_diff = [](std::size_t k) { return static_cast<std::ptrdiff_t>(k); };
+  s.train.assign(b, b + as_diff(n_train));
+  s.validation.assign(b + as_diff(n_train), b + as_diff(n_train + n_val));
+  s.test.assign(b + as_diff(n_train + n_val), order.end());
+  return s;
+}
+
+inline Split benchmark_split(const Dataset& data) {
+  Split s;
+  const auto& ids = data.ids();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::int64_t m = ((ids[i] % 20) + 20) % 20;
+    if (m <= 2) {
+      s.test.push_back(i);
+    } else if (m <= 5) {
+      s.validation.push_back(i);
+    } else {
+      s.train.push_back(i);
+    }
+  }
+  return s;
+}
+
+inline std::vector<std::size_t> random_subset(std::span<const std::size_t> rows, std::size_t count,
+                                              std::uint64_t seed) {
+  if (count > rows.size()) {
+    throw InvalidArgument("random_subset: cannot choose " + std::to_string(count) +
+                          " distinct rows from " + std::to_string(rows.size()));
+  }
+  std::vector<std::size_t> pool(rows.begin(), rows.end());
+  {
+    std::vector<std::size_t> sorted = pool;
+    std::sort(sorted.begin(), sorted.end());
+    if (const auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
+      throw InvalidArgument("random_subset: row " + std::to_string(*it) +
+                            " appears twice in the rows to choose from");
+    }
+  }
+  // Forward partial Fisher-Yates: the first k draws do not depend on count,
+  // which makes subsets of one seed nested.
+  Rng rng(seed);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t j = i + static_cast<std::size_t>(rng.uniform_index(pool.size() - i));
+    std::swap(pool[i], pool[j]);
+  }
+  pool.resize(count);
+  return pool;
+}
+
+}  // namespace hwnas

@@ -1,0 +1,16 @@
+// Umbrella header for the core of hwnas (Eigen only). The file-format headers
+// that need nlohmann-json (hwnas/arch_io.hpp, target hwnas::io) and the
+// optional measurement adapters are included separately.
+#pragma once
+
+#include "hwnas/architecture.hpp"
+#include "hwnas/dataset.hpp"
+#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/encoding.hpp"
+#include "hwnas/error.hpp"
+#include "hwnas/metrics.hpp"
+#include "hwnas/random.hpp"
+#include "hwnas/space/categorical_space.hpp"
+#include "hwnas/space/layer.hpp"
+#include "hwnas/space/mbconv_space.hpp"
+#include "hwnas/version.hpp"

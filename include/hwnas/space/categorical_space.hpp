@@ -1,0 +1,337 @@
+// A generic search space of N named decisions, each with its own list of
+// choices (learning rate in {0.1, 0.01}, width in {32, 64, 128}, ...), for
+// spaces that the MBConv presets do not cover. It offers the same verbs as
+// MbConvSpace (sample, mutate, crossover, validate, count, enumerate, encode)
+// so that the searcher can hold either.
+#pragma once
+
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/error.hpp"
+#include "hwnas/random.hpp"
+
+namespace hwnas {
+
+/// One decision of a CategoricalSpace: a name and its choice values.
+struct Decision {
+  std::string name;
+  std::vector<double> choices;
+};
+
+/// An architecture of a CategoricalSpace: one choice *index* per decision.
+using CategoricalArch = std::vector<int>;
+
+/// N decisions with finitely many choices each. Immutable after
+/// construction; every method is const and thread-safe (each thread passes
+/// its own Rng).
+class CategoricalSpace {
+ public:
+  struct MutationOptions {
+    /// Per decision, the probability of redrawing it uniformly among *all*
+    /// its choices (OFA's semantics: a redraw may keep the same choice).
+    double probability = 0.1;
+  };
+
+  /// Throws InvalidArgument, naming the decision, for an empty list, an empty
+  /// or repeated name, a decision without choices, or a repeated or
+  /// non-finite choice value.
+  explicit CategoricalSpace(std::vector<Decision> decisions);
+
+  /// Number of decisions (the length of every architecture).
+  std::size_t size() const noexcept { return decisions_.size(); }
+  const std::vector<Decision>& decisions() const noexcept { return decisions_; }
+
+  /// Each decision drawn uniformly and independently.
+  CategoricalArch sample(Rng& rng) const;
+  /// A copy of `arch` where each decision is redrawn with
+  /// `options.probability` (in [0, 1]). Validates `arch` first.
+  CategoricalArch mutate(const CategoricalArch& arch, Rng& rng,
+                         const MutationOptions& options) const;
+  /// mutate() with the default MutationOptions. (An overload, not a `= {}`
+  /// default argument: GCC rejects that for a nested struct with default
+  /// member initialisers inside its own enclosing class.)
+  CategoricalArch mutate(const CategoricalArch& arch, Rng& rng) const {
+    return mutate(arch, rng, MutationOptions{});
+  }
+  /// Uniform crossover: each decision taken from `a` or `b` with probability
+  /// 1/2. Validates both parents first.
+  CategoricalArch crossover(const CategoricalArch& a, const CategoricalArch& b, Rng& rng) const;
+  /// Throws InvalidArgument for a wrong length or an index outside a
+  /// decision's choices, e.g. "categorical space: decision 'lr' (index 2):
+  /// choice index 5 outside [0, 3)".
+  void validate(const CategoricalArch& arch) const { check(arch, ""); }
+
+  /// Exact number of architectures (the product of the choice counts).
+  BigUint count() const;
+  /// Every architecture in lexicographic order (the last decision varies
+  /// fastest). Throws InvalidArgument when count() > limit.
+  std::vector<CategoricalArch> enumerate(std::uint64_t limit = 1'000'000) const;
+  /// FNV-1a over the indices: the same value in every run and on every
+  /// 64-bit platform. Does not validate; any vector of ints hashes.
+  std::size_t hash(const CategoricalArch& arch) const noexcept;
+
+  /// The chosen value of each decision. Validates `arch` first.
+  std::vector<double> values(const CategoricalArch& arch) const;
+  /// Inverse of values(): matches each value exactly (==) against the
+  /// choices. Throws InvalidArgument, naming the decision, when a value is
+  /// not one of its choices, or for a wrong length.
+  CategoricalArch from_values(std::span<const double> values) const;
+
+  /// Length of the encoding: one one-hot block per decision, concatenated
+  /// in decision order, so the sum of the choice counts.
+  std::size_t encoding_dim() const noexcept { return offsets_.back(); }
+  /// Writes the one-hot encoding of `arch` into `out` (a row vector, or a row
+  /// of a row-major matrix). Validates `arch`; throws ShapeMismatch unless
+  /// out.size() == encoding_dim(). Allocates nothing unless it throws.
+  /// `Scalar` is not deduced from `out`: write encode<double>(...) for double.
+  template <class Scalar = float>
+  void encode(const CategoricalArch& arch,
+              std::type_identity_t<Eigen::Ref<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>>> out) const;
+  /// One encoded row per architecture.
+  template <class Scalar = float>
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> encode_batch(
+      std::span<const CategoricalArch> archs) const;
+
+ private:
+  static std::string describe(std::size_t i, const Decision& d) {
+    return "decision '" + d.name + "' (index " + std::to_string(i) + ")";
+  }
+  static std::string format_double(double x) {
+    char buf[64];
+    const auto res = std::to_chars(buf, buf + sizeof buf, x);
+    return std::string(buf, res.ptr);
+  }
+  static std::string format_choices(const std::vector<double>& choices) {
+    std::string out = "{";
+    for (std::size_t j = 0; j < choices.size(); ++j) {
+      out += (j ? ", " : "") + format_double(choices[j]);
+    }
+    return out + "}";
+  }
+
+  bool is_valid(const CategoricalArch& arch) const noexcept;
+  // `context` (e.g. "crossover: second parent: ") goes after the prefix.
+  void check(const CategoricalArch& arch, std::string_view context) const;
+
+  std::vector<Decision> decisions_;
+  std::vector<std::size_t> offsets_;  // start of each one-hot block; back() == encoding_dim()
+};
+
+// ---------------------------------------------------------------------------
+
+inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions)
+    : decisions_(std::move(decisions)) {
+  const std::string prefix = "categorical space: ";
+  if (decisions_.empty()) {
+    throw InvalidArgument(prefix + "expected at least one decision, got an empty list");
+  }
+  offsets_.reserve(decisions_.size() + 1);
+  offsets_.push_back(0);
+  for (std::size_t i = 0; i < decisions_.size(); ++i) {
+    const Decision& d = decisions_[i];
+    if (d.name.empty()) {
+      throw InvalidArgument(prefix + "decision at index " + std::to_string(i) +
+                            " has an empty name; expected a non-empty, unique name");
+    }
+    for (std::size_t k = 0; k < i; ++k) {
+      if (decisions_[k].name == d.name) {
+        throw InvalidArgument(prefix + describe(i, d) + ": the name is already used by index " +
+                              std::to_string(k) + "; expected unique names");
+      }
+    }
+    if (d.choices.empty()) {
+      throw InvalidArgument(prefix + describe(i, d) + ": expected at least one choice, got none");
+    }
+    // Architectures store indices as int.
+    if (d.choices.size() > static_cast<std::size_t>(INT_MAX)) {
+      throw InvalidArgument(prefix + describe(i, d) + ": too many choices (" +
+                            std::to_string(d.choices.size()) + "), at most INT_MAX");
+    }
+    for (std::size_t j = 0; j < d.choices.size(); ++j) {
+      if (!std::isfinite(d.choices[j])) {
+        throw InvalidArgument(prefix + describe(i, d) + ": choice " + std::to_string(j) +
+                              " is " + format_double(d.choices[j]) + "; expected a finite value");
+      }
+      for (std::size_t k = 0; k < j; ++k) {
+        if (d.choices[k] == d.choices[j]) {
+          throw InvalidArgument(prefix + describe(i, d) + ": choice value " +
+                                format_double(d.choices[j]) + " appears twice (choices " +
+                                std::to_string(k) + " and " + std::to_string(j) +
+                                "); expected distinct values");
+        }
+      }
+    }
+    offsets_.push_back(offsets_.back() + d.choices.size());
+  }
+}
+
+inline bool CategoricalSpace::is_valid(const CategoricalArch& arch) const noexcept {
+  if (arch.size() != decisions_.size()) return false;
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    if (arch[i] < 0 || static_cast<std::size_t>(arch[i]) >= decisions_[i].choices.size()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline void CategoricalSpace::check(const CategoricalArch& arch, std::string_view context) const {
+  if (is_valid(arch)) return;  // the common path builds no strings
+  const std::string prefix = "categorical space: " + std::string(context);
+  if (arch.size() != decisions_.size()) {
+    throw InvalidArgument(prefix + "architecture has " + std::to_string(arch.size()) +
+                          " choice indices, expected " + std::to_string(decisions_.size()) +
+                          " (one per decision)");
+  }
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    const std::size_t n = decisions_[i].choices.size();
+    if (arch[i] < 0 || static_cast<std::size_t>(arch[i]) >= n) {
+      throw InvalidArgument(prefix + describe(i, decisions_[i]) + ": choice index " +
+                            std::to_string(arch[i]) + " outside [0, " + std::to_string(n) + ")");
+    }
+  }
+}
+
+inline CategoricalArch CategoricalSpace::sample(Rng& rng) const {
+  CategoricalArch arch(decisions_.size());
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    arch[i] = static_cast<int>(rng.uniform_index(decisions_[i].choices.size()));
+  }
+  return arch;
+}
+
+inline CategoricalArch CategoricalSpace::mutate(const CategoricalArch& arch, Rng& rng,
+                                                const MutationOptions& options) const {
+  if (!(options.probability >= 0.0 && options.probability <= 1.0)) {  // also rejects NaN
+    throw InvalidArgument("categorical space: mutate: expected a probability in [0, 1], got " +
+                          format_double(options.probability));
+  }
+  check(arch, "mutate: ");
+  CategoricalArch out = arch;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (rng.bernoulli(options.probability)) {
+      out[i] = static_cast<int>(rng.uniform_index(decisions_[i].choices.size()));
+    }
+  }
+  return out;
+}
+
+inline CategoricalArch CategoricalSpace::crossover(const CategoricalArch& a,
+                                                   const CategoricalArch& b, Rng& rng) const {
+  check(a, "crossover: first parent: ");
+  check(b, "crossover: second parent: ");
+  CategoricalArch out(a.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = rng.bernoulli(0.5) ? a[i] : b[i];
+  return out;
+}
+
+inline BigUint CategoricalSpace::count() const {
+  BigUint n(1);
+  for (const Decision& d : decisions_) n *= d.choices.size();
+  return n;
+}
+
+inline std::vector<CategoricalArch> CategoricalSpace::enumerate(std::uint64_t limit) const {
+  const BigUint n = count();
+  if (n > BigUint(limit)) {
+    throw InvalidArgument("categorical space: enumerate: the space has " + n.to_string() +
+                          " architectures, more than the limit " + std::to_string(limit));
+  }
+  std::vector<CategoricalArch> out;
+  out.reserve(static_cast<std::size_t>(*n.to_uint64()));
+  CategoricalArch arch(decisions_.size(), 0);
+  while (true) {
+    out.push_back(arch);
+    // Odometer: advance the last decision, carrying to the left.
+    std::size_t i = arch.size();
+    while (i > 0 && static_cast<std::size_t>(++arch[i - 1]) == decisions_[i - 1].choices.size()) {
+      arch[--i] = 0;
+    }
+    if (i == 0) return out;
+  }
+}
+
+inline std::size_t CategoricalSpace::hash(const CategoricalArch& arch) const noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64-bit offset basis
+  for (const int index : arch) {
+    // Four little-endian bytes per index, whatever the host's byte order.
+    const auto u = static_cast<std::uint32_t>(index);
+    for (int shift = 0; shift < 32; shift += 8) {
+      h ^= (u >> shift) & 0xffu;
+      h *= 0x100000001b3ULL;  // FNV 64-bit prime
+    }
+  }
+  return static_cast<std::size_t>(h);
+}
+
+inline std::vector<double> CategoricalSpace::values(const CategoricalArch& arch) const {
+  check(arch, "values: ");
+  std::vector<double> out(arch.size());
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    out[i] = decisions_[i].choices[static_cast<std::size_t>(arch[i])];
+  }
+  return out;
+}
+
+inline CategoricalArch CategoricalSpace::from_values(std::span<const double> values) const {
+  if (values.size() != decisions_.size()) {
+    throw InvalidArgument("categorical space: from_values: got " + std::to_string(values.size()) +
+                          " values, expected " + std::to_string(decisions_.size()) +
+                          " (one per decision)");
+  }
+  CategoricalArch out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::vector<double>& choices = decisions_[i].choices;
+    std::size_t j = 0;
+    while (j < choices.size() && !(choices[j] == values[i])) ++j;
+    if (j == choices.size()) {
+      throw InvalidArgument("categorical space: from_values: " + describe(i, decisions_[i]) +
+                            ": value " + format_double(values[i]) +
+                            " is not one of its choices " + format_choices(choices));
+    }
+    out[i] = static_cast<int>(j);
+  }
+  return out;
+}
+
+template <class Scalar>
+void CategoricalSpace::encode(
+    const CategoricalArch& arch,
+    std::type_identity_t<Eigen::Ref<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>>> out) const {
+  check(arch, "encode: ");
+  if (static_cast<std::size_t>(out.size()) != encoding_dim()) {
+    throw ShapeMismatch("categorical space: encode: output has " + std::to_string(out.size()) +
+                        " entries, expected encoding_dim() = " + std::to_string(encoding_dim()));
+  }
+  out.setZero();
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    out(static_cast<Eigen::Index>(offsets_[i] + static_cast<std::size_t>(arch[i]))) = Scalar(1);
+  }
+}
+
+template <class Scalar>
+Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
+CategoricalSpace::encode_batch(std::span<const CategoricalArch> archs) const {
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> out(
+      static_cast<Eigen::Index>(archs.size()), static_cast<Eigen::Index>(encoding_dim()));
+  for (std::size_t r = 0; r < archs.size(); ++r) {
+    if (!is_valid(archs[r])) check(archs[r], "encode_batch: architecture " + std::to_string(r) + ": ");
+    encode<Scalar>(archs[r], out.row(static_cast<Eigen::Index>(r)));
+  }
+  return out;
+}
+
+}  // namespace hwnas

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages hwnas needs to build and test, skipping
+# those already present. Prints one line when nothing is missing.
+set -euo pipefail
+
+packages=(
+  cmake
+  ninja-build
+  g++
+  libeigen3-dev
+  xtensor-dev
+  doctest-dev
+  nlohmann-json3-dev
+  libcli11-dev
+  libyaml-cpp-dev
+  libbenchmark-dev
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if ((EUID == 0)); then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "install-deps: missing ${missing[*]}; run as root (or install sudo)" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
