@@ -81,6 +81,12 @@ class Encoder {
   void encode(const Architecture& arch, Eigen::Ref<RowVector<Scalar>> out,
               std::span<const double> hardware = {}) const;
 
+  /// Calls visit(index, value) for every feature that can be non-zero, in
+  /// increasing index order, without allocating: the one-hot bits, the
+  /// resolution and the hardware values. What a sparse first layer needs.
+  template <class Visit>
+  void for_each_feature(const Architecture& arch, std::span<const double> hardware, Visit&& visit) const;
+
   /// One row per architecture; `hardware` is empty, one row of features for
   /// every architecture, or one row per architecture (row-major).
   template <class Scalar = float>
@@ -189,6 +195,14 @@ FeatureMatrix<Scalar> Encoder::encode_batch(std::span<const Architecture> archs,
 
 template <class Scalar, class Out>
 void Encoder::encode_into(const Architecture& arch, Out&& out, std::span<const double> hardware) const {
+  out.setZero();
+  for_each_feature(arch, hardware, [&out](std::size_t i, double v) {
+    out(static_cast<Eigen::Index>(i)) = static_cast<Scalar>(v);
+  });
+}
+
+template <class Visit>
+void Encoder::for_each_feature(const Architecture& arch, std::span<const double> hardware, Visit&& visit) const {
   if (arch.ks.size() != num_slots_ || arch.e.size() != num_slots_ ||
       arch.d.size() != stage_first_slot_.size()) {
     throw InvalidArgument("encoding: architecture has " + std::to_string(arch.ks.size()) + " ks, " +
@@ -200,46 +214,48 @@ void Encoder::encode_into(const Architecture& arch, Out&& out, std::span<const d
     throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) + " hardware values, expected " +
                         std::to_string(options_.hardware_features));
   }
-  out.setZero();
   const std::size_t nk = kernel_choices_.size(), ne = expand_choices_.size();
   const std::size_t expand_base = num_slots_ * nk;
-  for (std::size_t i = 0; i < num_slots_; ++i) {
-    const int s = slot_stage_[i];
-    if (static_cast<int>(i) - stage_first_slot_[static_cast<std::size_t>(s)] >= arch.d[static_cast<std::size_t>(s)]) {
-      continue;  // dropped layer: all-zero
+  // Kernel bits first, then expand bits, so indices come in increasing order.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < num_slots_; ++i) {
+      const auto s = static_cast<std::size_t>(slot_stage_[i]);
+      if (static_cast<int>(i) - stage_first_slot_[s] >= arch.d[s]) continue;  // dropped layer: all-zero
+      if (pass == 0) {
+        const int k = arch.ks[i];
+        const int ki = (k >= 0 && k <= kMaxChoice) ? kernel_index_[static_cast<std::size_t>(k)] : -1;
+        if (ki < 0) {
+          throw InvalidArgument("encoding: ks[" + std::to_string(i) + "] = " + std::to_string(k) +
+                                " not in allowed set " + detail::join_ints(kernel_choices_));
+        }
+        visit(i * nk + static_cast<std::size_t>(ki), 1.0);
+      } else {
+        const int e = arch.e[i];
+        const int ei = (e >= 0 && e <= kMaxChoice) ? expand_index_[static_cast<std::size_t>(e)] : -1;
+        if (ei < 0) {
+          throw InvalidArgument("encoding: e[" + std::to_string(i) + "] = " + std::to_string(e) +
+                                " not in allowed set " + detail::join_ints(expand_choices_));
+        }
+        visit(expand_base + i * ne + static_cast<std::size_t>(ei), 1.0);
+      }
     }
-    const int k = arch.ks[i], e = arch.e[i];
-    const int ki = (k >= 0 && k <= kMaxChoice) ? kernel_index_[static_cast<std::size_t>(k)] : -1;
-    const int ei = (e >= 0 && e <= kMaxChoice) ? expand_index_[static_cast<std::size_t>(e)] : -1;
-    if (ki < 0) {
-      throw InvalidArgument("encoding: ks[" + std::to_string(i) + "] = " + std::to_string(k) +
-                            " not in allowed set " + detail::join_ints(kernel_choices_));
-    }
-    if (ei < 0) {
-      throw InvalidArgument("encoding: e[" + std::to_string(i) + "] = " + std::to_string(e) +
-                            " not in allowed set " + detail::join_ints(expand_choices_));
-    }
-    out(static_cast<Eigen::Index>(i * nk + static_cast<std::size_t>(ki))) = Scalar(1);
-    out(static_cast<Eigen::Index>(expand_base + i * ne + static_cast<std::size_t>(ei))) = Scalar(1);
   }
-  const auto res_base = static_cast<Eigen::Index>(layer_dim());
+  const std::size_t res_base = layer_dim();
   switch (options_.resolution) {
     case ResolutionEncoding::bins8:
     case ResolutionEncoding::one_hot:
-      out(res_base + static_cast<Eigen::Index>(resolution_index(arch.r))) = Scalar(1);
+      visit(res_base + resolution_index(arch.r), 1.0);
       break;
     case ResolutionEncoding::numeric: {
       const double lo = options_.resolutions.front(), hi = options_.resolutions.back();
-      out(res_base) = static_cast<Scalar>((arch.r - lo) / (hi - lo));
+      visit(res_base, (arch.r - lo) / (hi - lo));
       break;
     }
     case ResolutionEncoding::none:
       break;
   }
-  const auto hw_base = res_base + static_cast<Eigen::Index>(resolution_dim());
-  for (std::size_t j = 0; j < hardware.size(); ++j) {
-    out(hw_base + static_cast<Eigen::Index>(j)) = static_cast<Scalar>(hardware[j]);
-  }
+  const std::size_t hw_base = res_base + resolution_dim();
+  for (std::size_t j = 0; j < hardware.size(); ++j) visit(hw_base + j, hardware[j]);
 }
 
 }  // namespace hwnas
