@@ -177,3 +177,48 @@ TEST_CASE("arch io: bad net.config input") {
                        doctest::Contains("act_func': activation: unknown act_func 'gelu'"), FormatError);
   CHECK_THROWS_AS(parse_net_config(text, 0), InvalidArgument);
 }
+
+// Regressions found by tests/test_robustness.cpp: nlohmann exceptions other
+// than parse_error leaked out of the parsers instead of FormatError.
+TEST_CASE("arch io: a number beyond double's range is a FormatError with its position") {
+  // nlohmann reports "1e400" as out_of_range (406), not as a parse_error.
+  const std::string spec = replace_all(kSpec, "\"r\": [192]", "\"r\": [1e400]");
+  CHECK_THROWS_WITH_AS(parse_arch_json(spec, "a.json"),
+                       doctest::Contains("a.json:1:178: malformed JSON: number overflow parsing '1e400'"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(parse_arch_json("{\"ks\": [3],\n \"e\": [-1e400]}", "a.json"),
+                       doctest::Contains("a.json:2:8: malformed JSON"), FormatError);
+  // Single object, array and JSON lines all report it.
+  CHECK_THROWS_AS(parse_arch_list(spec), FormatError);
+  CHECK_THROWS_AS(parse_arch_list("[" + spec + "]"), FormatError);
+  CHECK_THROWS_WITH_AS(parse_arch_list(std::string(kSpec) + "\n" + spec + "\n", "s.jsonl"),
+                       doctest::Contains("s.jsonl:2:178: malformed JSON"), FormatError);
+  CHECK_THROWS_AS(parse_net_config("{\"name\": \"MobileNetV3\", \"x\": 1e999}", 224), FormatError);
+}
+
+TEST_CASE("arch io: net.config blocks of the wrong JSON type are FormatErrors") {
+  // json::value("name", ...) threw type_error for a conv or shortcut that is
+  // not an object, or whose name is not a string.
+  const std::string config = R"({"name": "MobileNetV3",
+    "first_conv": {"kernel_size": 3, "stride": 2, "in_channels": 3, "out_channels": 16},
+    "blocks": [{"conv": CONV, "shortcut": SHORTCUT}],
+    "final_expand_layer": {"kernel_size": 1, "stride": 1, "in_channels": 16, "out_channels": 32},
+    "feature_mix_layer": {"kernel_size": 1, "stride": 1, "in_channels": 32, "out_channels": 64},
+    "classifier": {"in_features": 64, "out_features": 10}})";
+  const std::string conv =
+      R"({"name": "MBConvLayer", "in_channels": 16, "out_channels": 16, "kernel_size": 3, "stride": 1,)"
+      R"( "expand_ratio": 1})";
+  auto make = [&](const std::string& c, const std::string& shortcut) {
+    return replace_all(replace_all(config, "CONV", c), "SHORTCUT", shortcut);
+  };
+  CHECK(parse_net_config(make(conv, "null"), 224).layers.size() == 6);
+  CHECK(parse_net_config(make(conv, R"({"name": "IdentityLayer"})"), 224).layers[1].shortcut);
+  CHECK_THROWS_WITH_AS(parse_net_config(make("5", "null"), 224, "n.json"),
+                       doctest::Contains("n.json: field 'blocks[0].conv.name': expected MBConvLayer"), FormatError);
+  CHECK_THROWS_WITH_AS(parse_net_config(make(R"({"name": 5})", "null"), 224),
+                       doctest::Contains("field 'blocks[0].conv.name'"), FormatError);
+  CHECK_THROWS_WITH_AS(parse_net_config(make(conv, "7"), 224),
+                       doctest::Contains("field 'blocks[0].shortcut': expected null or IdentityLayer"), FormatError);
+  CHECK_THROWS_WITH_AS(parse_net_config(make(conv, R"({"name": ["IdentityLayer"]})"), 224),
+                       doctest::Contains("field 'blocks[0].shortcut'"), FormatError);
+}

@@ -289,13 +289,24 @@ int main(int argc, char** argv) {
   space_args.add_to(*count);
   json_flag(count);
 
+  // CLI11 reads "-1" into an unsigned option as its wrapped value, so `--n -1`
+  // would sample forever: negative counts and seeds are rejected before the
+  // conversion (CLI::NonNegativeNumber would print DBL_MAX in full).
+  const CLI::Validator non_negative(
+      [](std::string& value) {
+        const auto first = value.find_first_not_of(" \t");
+        return first != std::string::npos && value[first] == '-' ? "must not be negative, found " + value
+                                                                   : std::string();
+      },
+      "NON-NEGATIVE");
+
   std::size_t n = 10;
   std::uint64_t seed = 0;
   bool distinct = false, image_size = false;
   auto* sample = app.add_subcommand("sample", "random architectures, one OFA spec JSON per line");
   space_args.add_to(*sample);
-  sample->add_option("--n", n, "number of architectures")->capture_default_str();
-  sample->add_option("--seed", seed, "random seed")->capture_default_str();
+  sample->add_option("--n", n, "number of architectures")->capture_default_str()->check(non_negative);
+  sample->add_option("--seed", seed, "random seed")->capture_default_str()->check(non_negative);
   sample->add_flag("--distinct", distinct, "uniform over distinct networks instead of OFA's per-gene sampling");
   sample->add_flag("--image-size", image_size, "write \"image_size\": R instead of \"r\": [R]");
   json_flag(sample);
@@ -326,7 +337,7 @@ int main(int argc, char** argv) {
   json_flag(validate);
 
   auto* quickstart = app.add_subcommand("quickstart", "the main job on an embedded default");
-  quickstart->add_option("--seed", seed, "random seed")->capture_default_str();
+  quickstart->add_option("--seed", seed, "random seed")->capture_default_str()->check(non_negative);
   json_flag(quickstart);
 
   try {

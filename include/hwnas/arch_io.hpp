@@ -93,6 +93,21 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& sourc
     std::string what = e.what();
     if (auto pos = what.find("syntax error"); pos != std::string::npos) what = what.substr(pos);
     throw FormatError(source, line + first_line - 1, column, "malformed JSON: " + what);
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond double's range ("1e400") is an out_of_range (406) that
+    // carries no position; the first occurrence of its token locates it.
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    std::size_t line = 0, column = 0;
+    if (auto q = what.find('\''); q != std::string::npos && what.back() == '\'') {
+      const std::string token = what.substr(q + 1, what.size() - q - 2);
+      if (auto at = text.find(token); !token.empty() && at != std::string_view::npos) {
+        const auto [l, c] = line_column(text, at);
+        line = l + first_line - 1;
+        column = c;
+      }
+    }
+    throw FormatError(source, line, column, "malformed JSON: " + what);
   }
 }
 
@@ -152,6 +167,14 @@ inline bool json_bool_field(const nlohmann::json& obj, const std::string& source
     throw FormatError(source, 0, 0, "field '" + path + "." + key + "': expected true or false, found " + v.dump());
   }
   return v.get<bool>();
+}
+
+/// obj["name"] when `obj` is an object whose "name" is a string, else "";
+/// json::value would throw type_error for any other shape.
+inline std::string json_name(const nlohmann::json& obj) {
+  if (!obj.is_object()) return {};
+  const auto it = obj.find("name");
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 inline Activation json_activation(const nlohmann::json& obj, const std::string& source, const std::string& path) {
@@ -229,12 +252,16 @@ inline std::vector<Architecture> parse_arch_list(std::string_view text, const st
     return out;
   }
   // One object, pretty-printed over many lines, or JSON lines.
+  std::optional<nlohmann::json> whole;
   try {
-    const auto value = nlohmann::json::parse(text);
-    out.push_back(arch_from_json(value, source));
+    whole = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    // Not a single document (or one with a number out of range): read it as
+    // JSON lines below, which reports the line.
+  }
+  if (whole) {
+    out.push_back(arch_from_json(*whole, source));
     return out;
-  } catch (const nlohmann::json::parse_error&) {
-    // Not a single document: read it as JSON lines below.
   }
   std::size_t line_no = 0, pos = 0;
   while (pos <= text.size()) {
@@ -321,7 +348,7 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
     const char* conv_key = b.contains("mobile_inverted_conv") ? "mobile_inverted_conv" : "conv";
     const auto& c = json_field(b, source, path, conv_key);
     const std::string cpath = path + "." + conv_key;
-    const auto conv_name = c.value("name", std::string());
+    const auto conv_name = detail::json_name(c);
     if (conv_name != "MBInvertedConvLayer" && conv_name != "MBConvLayer") {
       throw FormatError(source, 0, 0, "field '" + cpath + ".name': expected MBConvLayer or MBInvertedConvLayer, found '" +
                                           conv_name + "'");
@@ -352,7 +379,7 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
     if (sc.is_null()) {
       l.shortcut = false;
     } else {
-      const auto sc_name = sc.value("name", std::string());
+      const auto sc_name = detail::json_name(sc);
       if (sc_name == "IdentityLayer") {
         l.shortcut = true;
       } else if (sc_name == "ZeroLayer") {

@@ -309,7 +309,12 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
   Dataset out(std::move(devices));
   out.set_shape(slots, stages);
   // The line count bounds the row count and keeps the vectors from regrowing.
-  out.reserve_rows(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')));
+  // So does the size: a row of n fields takes at least 2n bytes (n non-empty
+  // fields, n - 1 commas, a line break). Without that bound a wide header
+  // over many blank lines reserved lines x columns doubles, far beyond the
+  // input (std::bad_alloc instead of a result).
+  const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  out.reserve_rows(std::min(lines, text.size() / (2 * n_fields) + 1));
 
   // --- rows ---------------------------------------------------------------
   std::vector<double> lat(out.columns().size());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -188,6 +189,13 @@ inline std::string join_ints(std::span<const int> values) {
   return out + "}";
 }
 
+/// Shortest decimal form of a double ("1.2", not "1.200000").
+inline std::string format_double(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 inline bool contains(std::span<const int> values, int v) {
   return std::find(values.begin(), values.end(), v) != values.end();
 }
@@ -217,8 +225,9 @@ inline MbConvSpace::MbConvSpace(Options options) : options_(std::move(options)) 
 inline void MbConvSpace::check_options() const {
   const std::string w = where();
   const Options& o = options_;
-  if (!(o.width > 0) || !std::isfinite(o.width)) {
-    throw InvalidArgument(w + "width must be a positive number, found " + std::to_string(o.width));
+  // The bounds keep widths, shapes and MAC counts far inside int and int64.
+  if (!(o.width > 0 && o.width <= 16)) {
+    throw InvalidArgument(w + "width must be in (0, 16], found " + detail::format_double(o.width));
   }
   detail::check_choice_list(w, "kernel_choices", o.kernel_choices, 1);
   for (int k : o.kernel_choices) {
@@ -227,7 +236,18 @@ inline void MbConvSpace::check_options() const {
   detail::check_choice_list(w, "expand_choices", o.expand_choices, 1);
   detail::check_choice_list(w, "depth_choices", o.depth_choices, 1);
   detail::check_choice_list(w, "resolutions", o.resolutions, 32);
-  if (o.num_classes < 1) throw InvalidArgument(w + "num_classes must be positive");
+  if (o.resolutions.back() > 4096) {
+    throw InvalidArgument(w + "resolutions must be at most 4096, found " + std::to_string(o.resolutions.back()));
+  }
+  for (const auto* list : {&o.kernel_choices, &o.expand_choices, &o.depth_choices}) {
+    if (list->back() > 64) {
+      throw InvalidArgument(w + "kernel sizes, expand ratios and depths must be at most 64, found " +
+                            std::to_string(list->back()));
+    }
+  }
+  if (o.num_classes < 1 || o.num_classes > 1'000'000) {
+    throw InvalidArgument(w + "num_classes must be in [1, 1000000], found " + std::to_string(o.num_classes));
+  }
   for (int k : o.stage_kernels) {
     if (!detail::contains(o.kernel_choices, k)) {
       throw InvalidArgument(w + "stage kernel " + std::to_string(k) + " not in kernel_choices " +
