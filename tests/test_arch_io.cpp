@@ -134,7 +134,7 @@ TEST_CASE("arch io: real MobileNetV3 net.config (old dialect) matches the w1.0 s
   CHECK(arch->r == 152);
   CHECK(space.cost(*arch).macs == network_cost(cfg.layers).macs);
   CHECK_FALSE(match_net_config(cfg, MbConvSpace::ofa_mobilenet_v3(1.2)).has_value());
-  CHECK_FALSE(match_net_config(cfg, MbConvSpace::compofa(true)).has_value());
+  CHECK_FALSE(match_net_config(cfg, MbConvSpace::compofa(CompofaKernel::fixed)).has_value());
   CHECK_FALSE(match_net_config(cfg, MbConvSpace::ofa_proxyless()).has_value());
 
   // The new dialect (ResidualBlock / conv / MBConvLayer) gives the same layers.
@@ -221,4 +221,37 @@ TEST_CASE("arch io: net.config blocks of the wrong JSON type are FormatErrors") 
                        doctest::Contains("field 'blocks[0].shortcut': expected null or IdentityLayer"), FormatError);
   CHECK_THROWS_WITH_AS(parse_net_config(make(conv, R"({"name": ["IdentityLayer"]})"), 224),
                        doctest::Contains("field 'blocks[0].shortcut'"), FormatError);
+}
+
+TEST_CASE("arch io: error locations in pretty-printed specs, JSON lines and arrays") {
+  // A pretty-printed spec broken on its third line is one document, not JSON lines.
+  const std::string pretty = "{\n  \"ks\": [3, 5],\n  \"e\": [3 4],\n  \"d\": [2], \"r\": [224]\n}\n";
+  try {
+    parse_arch_list(pretty, "p.json");
+    FAIL("no exception");
+  } catch (const FormatError& e) {
+    CHECK(e.file() == "p.json");
+    CHECK(e.line() == 3);
+    CHECK(e.column() == 11);
+  }
+  // A field error on the second JSON line names that line.
+  const std::string lines = std::string(kSpec) + "\n" + replace_all(kSpec, "\"d\"", "\"depth\"") + "\n";
+  try {
+    parse_arch_list(lines, "s.jsonl");
+    FAIL("no exception");
+  } catch (const FormatError& e) {
+    CHECK(e.file() == "s.jsonl");
+    CHECK(e.line() == 2);
+    CHECK(e.message() == "unknown field 'depth'; expected ks, e, d, r or image_size (and wid)");
+  }
+  CHECK_THROWS_WITH_AS(parse_arch_list("[" + std::string(kSpec) + ", {\"ks\": 1}]", "a.json"),
+                       doctest::Contains("a.json: element 1: field 'ks': expected a list of integers, found 1"),
+                       FormatError);
+}
+
+TEST_CASE("arch io: deeply nested input is an error, not a stack overflow") {
+  const std::string deep = "{\"ks\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THROWS_WITH_AS(parse_arch_json(deep), doctest::Contains("field 'ks[0]': expected an integer, found a list of 1 values"),
+                       FormatError);
+  CHECK_THROWS_AS(parse_arch_list(deep), FormatError);
 }

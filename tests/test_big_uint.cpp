@@ -5,7 +5,7 @@
 
 #include <doctest/doctest.h>
 
-#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/big_uint.hpp"
 
 using hwnas::BigUint;
 

@@ -166,11 +166,23 @@ TEST_CASE("encoding: bad input") {
   a = arch_of(3, 3, 2, 224);
   a.d.pop_back();
   CHECK_THROWS_AS(enc.encode<float>(a, v), InvalidArgument);
+  a = arch_of(3, 3, 2, 224);
+  a.d[1] = 5;
+  CHECK_THROWS_WITH_AS(enc.encode<float>(a, v), "encoding: d[1] = 5 outside [1, 4]", InvalidArgument);
+  a.d[1] = 0;
+  CHECK_THROWS_AS(enc.encode<float>(a, v), InvalidArgument);
+  const auto space = MbConvSpace::ofa_mobilenet_v3();
+  const Encoder numeric(space, {.resolution = ResolutionEncoding::numeric});
+  RowVector<float> n(121);
+  CHECK_THROWS_WITH_AS(numeric.encode<float>(arch_of(3, 3, 2, 240), n),
+                       "encoding: r = 240 outside [128, 224], the numeric encoding's range", InvalidArgument);
+  CHECK_THROWS_WITH_AS(Encoder(space.with_resolutions({96, 128})), doctest::Contains("the 8 resolution bins cover"),
+                       InvalidArgument);
 }
 
 TEST_CASE("encoding: ProxylessNAS and CompOFA dimensions") {
   CHECK(Encoder(MbConvSpace::ofa_proxyless()).dim() == 21 * 6 + 8);
-  CHECK(Encoder(MbConvSpace::compofa(true)).dim() == 128);  // same layout as OFA
+  CHECK(Encoder(MbConvSpace::compofa(CompofaKernel::fixed)).dim() == 128);  // same layout as OFA
 }
 
 TEST_CASE("encoding: every row of the real HELP dataset encodes to 2 bits per active layer + 1") {

@@ -5,7 +5,9 @@
 #include <map>
 #include <set>
 
+#include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "hwnas/space/search_space.hpp"
 
 using namespace hwnas;
 
@@ -159,9 +161,9 @@ TEST_CASE("mbconv space: exact counts (ofa-reference.md §3.5)") {
   const auto ofa = MbConvSpace::ofa_mobilenet_v3();
   CHECK(ofa.count_per_resolution().to_string() == "21758655492572485851");
   CHECK(ofa.count().to_string() == (ofa.count_per_resolution() * BigUint(25)).to_string());
-  CHECK(MbConvSpace::compofa(true).count_per_resolution().to_string() == "243");
-  CHECK(MbConvSpace::compofa(false).count_per_resolution().to_string() == "21924480357");
-  const auto fixed5 = MbConvSpace::compofa(true).with_resolutions(ofa_search_resolutions());
+  CHECK(MbConvSpace::compofa(CompofaKernel::fixed).count_per_resolution().to_string() == "243");
+  CHECK(MbConvSpace::compofa(CompofaKernel::elastic).count_per_resolution().to_string() == "21924480357");
+  const auto fixed5 = MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions(ofa_search_resolutions());
   CHECK(fixed5.count().to_string() == "1215");
   // ProxylessNAS: five 4-block stages and a 1-block stage with 9 options.
   CHECK(MbConvSpace::ofa_proxyless().count_per_resolution() ==
@@ -169,7 +171,7 @@ TEST_CASE("mbconv space: exact counts (ofa-reference.md §3.5)") {
 }
 
 TEST_CASE("mbconv space: enumerate the CompOFA fixed-kernel space") {
-  const auto space = MbConvSpace::compofa(true).with_resolutions({160, 224});
+  const auto space = MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions({160, 224});
   const auto all = space.enumerate();
   CHECK(all.size() == 486);
   std::set<std::uint64_t> hashes;
@@ -220,7 +222,7 @@ TEST_CASE("mbconv space: sample is valid, deterministic and uses every choice") 
 }
 
 TEST_CASE("mbconv space: CompOFA samples couple depth and expand") {
-  const auto space = MbConvSpace::compofa(false);
+  const auto space = MbConvSpace::compofa(CompofaKernel::elastic);
   Rng rng(3);
   for (int i = 0; i < 200; ++i) {
     const auto a = space.sample(rng);
@@ -262,7 +264,7 @@ TEST_CASE("mbconv space: mutate") {
   CHECK(changed > 150);  // P(no change) = 0.9^46 ~ 0.8 %
   CHECK_THROWS_AS(space.mutate(parent, rng, {.probability = 1.5}), InvalidArgument);
 
-  const auto compofa = MbConvSpace::compofa(true);
+  const auto compofa = MbConvSpace::compofa(CompofaKernel::fixed);
   const auto cp = compofa.sample(rng);
   for (int i = 0; i < 100; ++i) {
     compofa.validate(compofa.mutate(cp, rng, {.probability = 0.5, .resolution_probability = 0.5}));
@@ -295,7 +297,7 @@ TEST_CASE("mbconv space: crossover takes every gene from a parent") {
     }
   }
   // Coupled spaces stay coupled.
-  const auto compofa = MbConvSpace::compofa(false);
+  const auto compofa = MbConvSpace::compofa(CompofaKernel::elastic);
   for (int t = 0; t < 100; ++t) {
     compofa.validate(compofa.crossover(compofa.sample(rng), compofa.sample(rng), rng));
   }
@@ -328,7 +330,7 @@ TEST_CASE("mbconv space: validate names the field, index, value and allowed set"
   bad.ks[3] = 0;  // unused slot may be 0
   space.validate(bad);
 
-  const auto compofa = MbConvSpace::compofa(true);
+  const auto compofa = MbConvSpace::compofa(CompofaKernel::fixed);
   auto c = uniform_arch(compofa, 3, 3, 2, 224);
   for (int i = 4; i < 8; ++i) c.ks[static_cast<std::size_t>(i)] = 5;
   for (int i = 16; i < 20; ++i) c.ks[static_cast<std::size_t>(i)] = 5;
@@ -388,11 +390,45 @@ TEST_CASE("mbconv space: options are validated") {
                        InvalidArgument);
   o = {};
   o.depth_expand = {{2, 3}, {3, 4}};
-  CHECK_THROWS_WITH_AS(MbConvSpace{o}, "mbconv: depth_expand has no expand ratio for depth 4",
+  CHECK_THROWS_WITH_AS(MbConvSpace{o}, "mbconv: depth_expand has no expand ratio for depth 4 (stage 0)",
                        InvalidArgument);
+  o = {};
+  o.depth_choices = {2, 5};
+  CHECK_THROWS_WITH_AS(MbConvSpace{o}, "mbconv: depth choice 5 exceeds the 4 blocks of stage 0", InvalidArgument);
+  // A coupled ProxylessNAS space needs an expand ratio for the single-block stage's depth 1.
+  o = {};
+  o.family = Family::proxyless;
+  o.depth_expand = {{2, 3}, {3, 4}, {4, 6}};
+  CHECK_THROWS_WITH_AS(MbConvSpace{o}, "mbconv: depth_expand has no expand ratio for depth 1 (stage 5)",
+                       InvalidArgument);
+  o.depth_expand.push_back({1, 6});
+  Rng rng(1);
+  MbConvSpace coupled_proxyless(o);
+  coupled_proxyless.validate(coupled_proxyless.sample(rng));
   o = {};
   o.width = 0;
   CHECK_THROWS_AS(MbConvSpace{o}, InvalidArgument);
   CHECK_THROWS_WITH_AS(MbConvSpace::preset("resnet"), doctest::Contains("unknown preset 'resnet'"),
                        InvalidArgument);
+}
+
+TEST_CASE("mbconv space: operators on canonical parents give valid children") {
+  // Canonical forms hold 0 in don't-care slots; a deeper stage switches them on.
+  for (const auto& name : MbConvSpace::preset_names()) {
+    CAPTURE(name);
+    const auto space = MbConvSpace::preset(name);
+    Rng rng(21);
+    for (int i = 0; i < 300; ++i) {
+      const auto a = space.sample_distinct(rng), b = space.canonical(space.sample(rng));
+      space.validate(space.mutate(a, rng, {.probability = 0.5, .resolution_probability = 0.5}));
+      space.validate(space.crossover(a, b, rng));
+      space.validate(space.crossover(a, b, rng, CrossoverMode::stage_wise));
+    }
+  }
+}
+
+TEST_CASE("mbconv space: both spaces fulfil the SearchSpace contract") {
+  static_assert(SearchSpace<MbConvSpace>);
+  static_assert(SearchSpace<CategoricalSpace>);
+  CHECK(MbConvSpace::compofa(CompofaKernel::fixed).name() == "compofa-fixed");
 }

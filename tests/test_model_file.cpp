@@ -150,7 +150,7 @@ LatencyPredictor<Scalar> unusual_predictor() {
   po.encoding.hardware_features = 3;
   po.hidden = {24, 12};
   po.target = TargetTransform::log_standardize;
-  LatencyPredictor<Scalar> p(MbConvSpace::compofa(false).with_resolutions({160, 176, 192, 208, 224}), po);
+  LatencyPredictor<Scalar> p(MbConvSpace::compofa(CompofaKernel::elastic).with_resolutions({160, 176, 192, 208, 224}), po);
   Rng rng(7);
   p.network().init(rng);
   p.set_target_scaling(1.25, 0.5);

@@ -71,11 +71,11 @@ TEST_CASE("predictor: learns a known latency function") {
 }
 
 TEST_CASE("predictor: the paper recipe is the method's") {
-  const auto p = paper_predictor();
+  const auto p = paper_recipe().predictor;
   CHECK(p.hidden == std::vector<std::size_t>{400, 400});
   CHECK(p.encoding.resolution == ResolutionEncoding::bins8);
   CHECK(p.target == TargetTransform::standardize);
-  const auto t = paper_training();
+  const auto t = paper_recipe().training;
   CHECK(t.loss == Loss::rmse);
   CHECK(t.learning_rate == 0.03);
   CHECK(t.momentum == 0.9);
@@ -84,6 +84,10 @@ TEST_CASE("predictor: the paper recipe is the method's") {
   CHECK(t.batch_size == 32);
   CHECK_FALSE(t.keep_best);
   CHECK(LatencyPredictor<float>(MbConvSpace::ofa_mobilenet_v3()).encoder().dim() == 128);
+  const auto d = recipe_from_string("default");
+  CHECK(d.predictor.encoding.resolution == ResolutionEncoding::one_hot);
+  CHECK(d.training.keep_best);
+  CHECK_THROWS_WITH_AS(recipe_from_string("fast"), doctest::Contains("unknown recipe 'fast'"), InvalidArgument);
 }
 
 TEST_CASE("predictor: deterministic for a seed") {
@@ -220,7 +224,7 @@ TEST_CASE("predictor: the method on HELP's measured V100 latencies") {
   const auto split = benchmark_split(data);
   // HELP's sub-networks come from OFA's w1.2 supernet.
   LatencyPredictor<float> p(MbConvSpace::ofa_mobilenet_v3(1.2));
-  auto o = paper_training();
+  auto o = paper_recipe().training;
   o.epochs = 15;  // the full 100 epochs are for bench/; 15 already beat 10 % RMSE
   const auto report = p.fit(data, "v100_64", split, o);
   CHECK(report.validation_rmse.size() == 15);

@@ -3,16 +3,18 @@
 # those already present. Prints one line when nothing is missing.
 set -euo pipefail
 
+# Core: Eigen. Program and JSON formats: nlohmann-json, CLI11. Tests: doctest,
+# xtensor (an independent .npy writer). Benchmarks (-DHWNAS_BUILD_BENCHMARKS=ON):
+# Google Benchmark.
 packages=(
   cmake
   ninja-build
   g++
   libeigen3-dev
-  xtensor-dev
-  doctest-dev
   nlohmann-json3-dev
   libcli11-dev
-  libyaml-cpp-dev
+  doctest-dev
+  xtensor-dev
   libbenchmark-dev
 )
 

@@ -111,6 +111,17 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& sourc
   }
 }
 
+/// A value for an error message: lists and objects by their size only
+/// (dump() recurses, and a deeply nested input must not overflow the stack),
+/// long strings cut short.
+inline std::string json_brief(const nlohmann::json& v) {
+  if (v.is_array()) return "a list of " + std::to_string(v.size()) + " values";
+  if (v.is_object()) return "an object with " + std::to_string(v.size()) + " fields";
+  std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return text;
+}
+
 inline int json_int(const nlohmann::json& v, const std::string& source, const std::string& field) {
   if (!v.is_number_integer()) {
     // OFA writes numpy ints as plain ints; 3.0 is accepted, 3.5 is not.
@@ -118,11 +129,11 @@ inline int json_int(const nlohmann::json& v, const std::string& source, const st
         std::abs(v.get<double>()) < 1e9) {
       return static_cast<int>(v.get<double>());
     }
-    throw FormatError(source, 0, 0, "field '" + field + "': expected an integer, found " + v.dump());
+    throw FormatError(source, 0, 0, "field '" + field + "': expected an integer, found " + detail::json_brief(v));
   }
   const auto x = v.get<std::int64_t>();
   if (x < -1'000'000'000 || x > 1'000'000'000) {
-    throw FormatError(source, 0, 0, "field '" + field + "': integer out of range: " + v.dump());
+    throw FormatError(source, 0, 0, "field '" + field + "': integer out of range: " + detail::json_brief(v));
   }
   return static_cast<int>(x);
 }
@@ -133,7 +144,7 @@ inline std::vector<int> json_int_list(const nlohmann::json& obj, const std::stri
   const auto& v = obj.at(key);
   if (!v.is_array()) {
     throw FormatError(source, 0, 0, std::string("field '") + key + "': expected a list of integers, found " +
-                                        v.dump());
+                                        detail::json_brief(v));
   }
   std::vector<int> out;
   out.reserve(v.size());
@@ -164,7 +175,7 @@ inline bool json_bool_field(const nlohmann::json& obj, const std::string& source
   if (!obj.contains(key) || obj.at(key).is_null()) return fallback;
   const auto& v = obj.at(key);
   if (!v.is_boolean()) {
-    throw FormatError(source, 0, 0, "field '" + path + "." + key + "': expected true or false, found " + v.dump());
+    throw FormatError(source, 0, 0, "field '" + path + "." + key + "': expected true or false, found " + detail::json_brief(v));
   }
   return v.get<bool>();
 }
@@ -181,7 +192,7 @@ inline Activation json_activation(const nlohmann::json& obj, const std::string& 
   if (!obj.contains("act_func") || obj.at("act_func").is_null()) return Activation::none;
   const auto& v = obj.at("act_func");
   if (!v.is_string()) {
-    throw FormatError(source, 0, 0, "field '" + path + ".act_func': expected a string, found " + v.dump());
+    throw FormatError(source, 0, 0, "field '" + path + ".act_func': expected a string, found " + detail::json_brief(v));
   }
   try {
     return activation_from_string(v.get<std::string>());
@@ -213,7 +224,7 @@ inline Architecture arch_from_json(const nlohmann::json& value, const std::strin
     const auto& r = value.at("r");
     if (r.is_array()) {
       if (r.size() != 1) {
-        throw FormatError(source, 0, 0, "field 'r': expected one resolution, found " + r.dump());
+        throw FormatError(source, 0, 0, "field 'r': expected one resolution, found " + detail::json_brief(r));
       }
       a.r = detail::json_int(r[0], source, "r[0]");
     } else {
@@ -247,20 +258,21 @@ inline std::vector<Architecture> parse_arch_list(std::string_view text, const st
   if (text[start] == '[') {
     const auto value = detail::parse_json(text, source);
     for (std::size_t i = 0; i < value.size(); ++i) {
-      out.push_back(arch_from_json(value[i], source + " [element " + std::to_string(i) + "]"));
+      try {
+        out.push_back(arch_from_json(value[i], source));
+      } catch (const FormatError& e) {
+        throw FormatError(source, 0, 0, "element " + std::to_string(i) + ": " + e.message());
+      }
     }
     return out;
   }
-  // One object, pretty-printed over many lines, or JSON lines.
-  std::optional<nlohmann::json> whole;
-  try {
-    whole = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception&) {
-    // Not a single document (or one with a number out of range): read it as
-    // JSON lines below, which reports the line.
-  }
-  if (whole) {
-    out.push_back(arch_from_json(*whole, source));
+  // One object (possibly pretty-printed over many lines) or JSON lines: it is
+  // JSON lines when the first non-blank line is a whole value on its own.
+  const std::size_t first_end = std::min(text.find('\n', start), text.size());
+  const bool lines = nlohmann::json::accept(text.substr(start, first_end - start)) &&
+                     text.find_first_not_of(" \t\r\n", first_end) != std::string_view::npos;
+  if (!lines) {
+    out.push_back(arch_from_json(detail::parse_json(text, source), source));
     return out;
   }
   std::size_t line_no = 0, pos = 0;
@@ -269,8 +281,12 @@ inline std::vector<Architecture> parse_arch_list(std::string_view text, const st
     const std::string_view line = text.substr(pos, end - pos);
     ++line_no;
     if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-      const std::string where = source + ":" + std::to_string(line_no);
-      out.push_back(arch_from_json(detail::parse_json(line, source, line_no), where));
+      const auto value = detail::parse_json(line, source, line_no);
+      try {
+        out.push_back(arch_from_json(value, source));
+      } catch (const FormatError& e) {
+        throw FormatError(source, line_no, 0, e.message());
+      }
     }
     pos = end + 1;
   }
@@ -283,8 +299,8 @@ inline std::vector<Architecture> read_arch_file(const std::filesystem::path& pat
 }
 
 inline NetConfig parse_net_config(std::string_view text, int resolution, const std::string& source) {
-  if (resolution < 1) {
-    throw InvalidArgument("net.config: resolution must be positive, found " + std::to_string(resolution));
+  if (resolution < 1 || resolution > 4096) {
+    throw InvalidArgument("net.config: resolution must be in [1, 4096], found " + std::to_string(resolution));
   }
   const auto cfg = detail::parse_json(text, source);
   using detail::json_field;
@@ -295,7 +311,7 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
   out.name = name.is_string() ? name.get<std::string>() : "";
   if (out.name != "MobileNetV3" && out.name != "ProxylessNASNets") {
     throw FormatError(source, 0, 0, "field 'name': expected \"MobileNetV3\" or \"ProxylessNASNets\", found " +
-                                        name.dump());
+                                        detail::json_brief(name));
   }
   const bool mbv3 = out.name == "MobileNetV3";
   int size = resolution, channels = 3;
@@ -307,6 +323,19 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
                                           " output channels");
     }
   };
+  // Bounds that keep every shape and MAC count far inside int and int64.
+  auto check_shape = [&](const std::string& path, const Layer& l) {
+    auto bound = [&](const char* field, int v, int hi) {
+      if (v < 1 || v > hi) {
+        throw FormatError(source, 0, 0, "field '" + path + "." + field + "' = " + std::to_string(v) +
+                                            " outside [1, " + std::to_string(hi) + "]");
+      }
+    };
+    bound("out_channels", l.out_channels, 1 << 20);
+    bound("kernel_size", l.kernel, 64);
+    bound("stride", l.stride, 64);
+    if (l.kind == LayerKind::mbconv) bound("expand_ratio", l.expand_ratio, 64);
+  };
   auto conv_layer = [&](const nlohmann::json& c, const std::string& path, LayerKind kind) {
     Layer l;
     l.kind = kind;
@@ -315,9 +344,7 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
     l.out_channels = json_int_field(c, source, path, "out_channels");
     l.kernel = json_int_field(c, source, path, "kernel_size");
     l.stride = json_int_field(c, source, path, "stride");
-    if (l.kernel < 1 || l.stride < 1 || l.out_channels < 1) {
-      throw FormatError(source, 0, 0, "field '" + path + "': kernel_size, stride and out_channels must be positive");
-    }
+    check_shape(path, l);
     l.act = detail::json_activation(c, source, path);
     l.use_bn = detail::json_bool_field(c, source, path, "use_bn", false);
     l.bias = detail::json_bool_field(c, source, path, "bias", false);
@@ -361,15 +388,16 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
     l.kernel = json_int_field(c, source, cpath, "kernel_size");
     l.stride = json_int_field(c, source, cpath, "stride");
     l.expand_ratio = json_int_field(c, source, cpath, "expand_ratio");
-    if (l.kernel < 1 || l.stride < 1 || l.expand_ratio < 1 || l.out_channels < 1) {
-      throw FormatError(source, 0, 0, "field '" + cpath +
-                                          "': kernel_size, stride, expand_ratio and out_channels must be positive");
-    }
+    check_shape(cpath, l);
     // A config-built layer with mid_channels null uses round(in * e) without
     // make_divisible (ofa-reference.md §8.1).
     const bool mid_given = c.contains("mid_channels") && !c.at("mid_channels").is_null();
     l.mid_channels = mid_given ? json_int_field(c, source, cpath, "mid_channels")
                                : static_cast<int>(std::lround(l.in_channels * double(l.expand_ratio)));
+    if (l.mid_channels < 1 || l.mid_channels > (1 << 22)) {
+      throw FormatError(source, 0, 0, "field '" + cpath + ".mid_channels' = " + std::to_string(l.mid_channels) +
+                                          " outside [1, " + std::to_string(1 << 22) + "]");
+    }
     l.act = detail::json_activation(c, source, cpath);
     l.se_channels = detail::json_bool_field(c, source, cpath, "use_se", false)
                         ? make_divisible(l.mid_channels / 4)
@@ -423,7 +451,9 @@ inline int read_run_config_image_size(const std::filesystem::path& path) {
   const std::string text = detail::read_file(path);
   const auto cfg = detail::parse_json(text, path.string());
   const int r = detail::json_int_field(cfg, path.string(), "", "image_size");
-  if (r < 1) throw FormatError(path.string(), 0, 0, "field 'image_size' must be positive, found " + std::to_string(r));
+  if (r < 1 || r > 4096) {
+    throw FormatError(path.string(), 0, 0, "field 'image_size' must be in [1, 4096], found " + std::to_string(r));
+  }
   return r;
 }
 

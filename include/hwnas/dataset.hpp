@@ -22,6 +22,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/detail/file_io.hpp"
+#include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/random.hpp"
 
@@ -167,12 +168,6 @@ inline std::string dataset_column_name_problem(std::string_view name) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
   if (is_space(name.front()) || is_space(name.back())) return "has leading or trailing whitespace";
   return {};
-}
-
-inline std::string dataset_double_text(double v) {
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, res.ptr);
 }
 
 inline std::string_view dataset_trim(std::string_view s) {
@@ -479,7 +474,7 @@ inline void Dataset::add_row(std::int64_t id, Architecture arch,
     if (!std::isfinite(latencies[c]) || latencies[c] < 0.0) {
       throw InvalidArgument("dataset: field '" + columns_[c] +
                             "': latency must be finite and non-negative, found " +
-                            detail::dataset_double_text(latencies[c]));
+                            detail::format_double(latencies[c]));
     }
   }
   // Reserve first so the pushes below cannot throw half-way (strong guarantee).
@@ -576,17 +571,17 @@ inline Split random_split(std::size_t n, std::uint64_t seed, double train, doubl
   const auto in_unit = [](double x) { return x >= 0.0 && x <= 1.0; };  // false for NaN
   if (!in_unit(train)) {
     throw InvalidArgument("random_split: train fraction must be in [0, 1], got " +
-                          detail::dataset_double_text(train));
+                          detail::format_double(train));
   }
   if (!in_unit(validation)) {
     throw InvalidArgument("random_split: validation fraction must be in [0, 1], got " +
-                          detail::dataset_double_text(validation));
+                          detail::format_double(validation));
   }
   if (train + validation > 1.0 + 1e-9) {
     throw InvalidArgument(
         "random_split: train + validation must be at most 1 (test takes the "
         "rest), got " +
-        detail::dataset_double_text(train + validation));
+        detail::format_double(train + validation));
   }
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;

@@ -14,6 +14,7 @@
 #include <Eigen/Core>
 
 #include "hwnas/architecture.hpp"
+#include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
@@ -103,7 +104,7 @@ class Encoder {
   Options options_;
   std::vector<int> kernel_choices_, expand_choices_;
   std::array<signed char, kMaxChoice + 1> kernel_index_{}, expand_index_{};
-  std::vector<int> stage_first_slot_, slot_stage_;
+  std::vector<int> stage_first_slot_, stage_max_depth_, slot_stage_;
   std::size_t num_slots_ = 0;
 };
 
@@ -129,12 +130,20 @@ inline Encoder::Encoder(const MbConvSpace& space, Options options) : options_(st
     expand_index_[static_cast<std::size_t>(expand_choices_[i])] = static_cast<signed char>(i);
   }
   num_slots_ = space.num_slots();
-  for (const auto& st : space.stages()) stage_first_slot_.push_back(st.first_slot);
+  for (const auto& st : space.stages()) {
+    stage_first_slot_.push_back(st.first_slot);
+    stage_max_depth_.push_back(st.max_depth);
+  }
   for (std::size_t i = 0; i < num_slots_; ++i) slot_stage_.push_back(static_cast<int>(space.stage_of(i)));
   if (options_.resolutions.empty()) options_.resolutions = space.options().resolutions;
   detail::check_choice_list("encoding: ", "resolutions", options_.resolutions, 1);
   if (options_.resolution == ResolutionEncoding::numeric && options_.resolutions.size() < 2) {
     throw InvalidArgument("encoding: numeric resolution encoding needs at least two resolutions");
+  }
+  if (options_.resolution == ResolutionEncoding::bins8 &&
+      (options_.resolutions.front() < 112 || options_.resolutions.back() >= 240)) {
+    throw InvalidArgument("encoding: the 8 resolution bins cover [112, 240), but the resolutions are " +
+                          detail::join_ints(options_.resolutions) + "; use one-hot or numeric");
   }
 }
 
@@ -213,6 +222,18 @@ void Encoder::for_each_feature(const Architecture& arch, std::span<const double>
   if (hardware.size() != options_.hardware_features) {
     throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) + " hardware values, expected " +
                         std::to_string(options_.hardware_features));
+  }
+  for (std::size_t s = 0; s < arch.d.size(); ++s) {
+    if (arch.d[s] < 1 || arch.d[s] > stage_max_depth_[s]) {
+      throw InvalidArgument("encoding: d[" + std::to_string(s) + "] = " + std::to_string(arch.d[s]) +
+                            " outside [1, " + std::to_string(stage_max_depth_[s]) + "]");
+    }
+  }
+  if (options_.resolution == ResolutionEncoding::numeric &&
+      (arch.r < options_.resolutions.front() || arch.r > options_.resolutions.back())) {
+    throw InvalidArgument("encoding: r = " + std::to_string(arch.r) + " outside [" +
+                          std::to_string(options_.resolutions.front()) + ", " +
+                          std::to_string(options_.resolutions.back()) + "], the numeric encoding's range");
   }
   const std::size_t nk = kernel_choices_.size(), ne = expand_choices_.size();
   const std::size_t expand_base = num_slots_ * nk;

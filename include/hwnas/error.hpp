@@ -41,10 +41,13 @@ class FormatError : public Error {
               const std::string& what)
       : Error(location(file, line, column) + what),
         file_(std::move(file)),
+        message_(what),
         line_(line),
         column_(column) {}
 
   const std::string& file() const noexcept { return file_; }
+  /// The message without the location prefix.
+  const std::string& message() const noexcept { return message_; }
   std::size_t line() const noexcept { return line_; }
   std::size_t column() const noexcept { return column_; }
 
@@ -58,6 +61,7 @@ class FormatError : public Error {
   }
 
   std::string file_;
+  std::string message_;
   std::size_t line_;
   std::size_t column_;
 };

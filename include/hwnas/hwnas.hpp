@@ -5,7 +5,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
-#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/big_uint.hpp"
 #include "hwnas/encoding.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
@@ -19,5 +19,6 @@
 #include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "hwnas/space/search_space.hpp"
 #include "hwnas/tune.hpp"
 #include "hwnas/version.hpp"

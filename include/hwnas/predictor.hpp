@@ -104,11 +104,38 @@ struct PredictorOptions {
   TargetTransform target = TargetTransform::standardize;
 };
 
+/// A predictor's shape and how to train it.
+struct Recipe {
+  PredictorOptions predictor;
+  TrainOptions training;
+};
+
 /// The method exactly: 128-d encoding with 8 resolution bins, 400-400 MLP,
 /// standardised targets; RMSE loss, SGD lr 0.03 momentum 0.9 weight decay
 /// 1e-5, 100 epochs, batch 32, the last epoch's weights.
-inline PredictorOptions paper_predictor() { return {}; }
-inline TrainOptions paper_training() { return {}; }
+inline Recipe paper_recipe() { return {}; }
+
+/// hwnas's default, chosen by measurement on HELP's 9 GPU columns
+/// (docs/results.md): one bit per resolution (the 8 bins merge resolutions
+/// 4 px apart whose latencies differ), log-standardised targets (relative
+/// errors), cosine-annealed learning rate, and the best validation epoch.
+inline Recipe default_recipe() {
+  Recipe r;
+  r.predictor.encoding.resolution = ResolutionEncoding::one_hot;
+  r.predictor.target = TargetTransform::log_standardize;
+  r.training.learning_rate = 0.01;
+  r.training.weight_decay = 1e-4;
+  r.training.schedule = {.kind = LearningRateSchedule::Kind::cosine, .total_epochs = r.training.epochs};
+  r.training.keep_best = true;
+  return r;
+}
+
+/// "paper" or "default"; InvalidArgument otherwise.
+inline Recipe recipe_from_string(std::string_view name) {
+  if (name == "paper") return paper_recipe();
+  if (name == "default") return default_recipe();
+  throw InvalidArgument("predictor: unknown recipe '" + std::string(name) + "'; expected paper or default");
+}
 
 /// Predicts the latency (ms) of architectures of one space on one device.
 /// Const members (predict, evaluate) are thread-safe; fit and fine_tune are
@@ -118,7 +145,7 @@ class LatencyPredictor {
  public:
   using Net = Mlp<Scalar>;
 
-  LatencyPredictor(MbConvSpace space, PredictorOptions options = paper_predictor());
+  LatencyPredictor(MbConvSpace space, PredictorOptions options = {});
 
   const MbConvSpace& space() const noexcept { return space_; }
   const Encoder& encoder() const noexcept { return encoder_; }
@@ -135,17 +162,17 @@ class LatencyPredictor {
   /// early stopping and the report's curve.
   FitReport fit(std::span<const Architecture> archs, std::span<const double> latencies,
                 std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
-                const TrainOptions& options = paper_training());
+                const TrainOptions& options = {});
   /// fit() on the train and validation rows of a split of one device column.
   FitReport fit(const Dataset& data, std::string_view column, const Split& split,
-                const TrainOptions& options = paper_training());
+                const TrainOptions& options = {});
 
   /// Keeps the weights, re-fits the target scaling on the new device's
   /// latencies and trains the layers after options.frozen_layers (the method
   /// freezes 2).
   FitReport fine_tune(std::span<const Architecture> archs, std::span<const double> latencies,
                       std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
-                      const TrainOptions& options = paper_training());
+                      const TrainOptions& options = {});
 
   /// Latency of one architecture in ms; no heap allocation for hidden layers
   /// up to kMaxFastWidth units.

@@ -7,6 +7,7 @@
 #include <limits>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "hwnas/error.hpp"
 
@@ -70,6 +71,11 @@ class Rng {
   const T& choice(std::span<const T> items) {
     if (items.empty()) throw InvalidArgument("Rng::choice: the list of choices is empty");
     return items[uniform_index(items.size())];
+  }
+
+  template <class T>
+  const T& choice(const std::vector<T>& items) {
+    return choice(std::span<const T>(items));
   }
 
   /// Fisher-Yates shuffle (std::shuffle's order differs between libraries).

@@ -63,7 +63,7 @@ struct TuneOptions {
   /// be empty (tune installs its own). Every trial uses base.seed: all start
   /// from the same weights and see the same batches, so the grid compares
   /// the hyperparameters and not the luck of the draw.
-  TrainOptions base = paper_training();
+  TrainOptions base = paper_recipe().training;
   /// Optional progress hook: called once per finished trial, from the worker
   /// threads, one call at a time (under tune's lock). An exception it throws
   /// ends the tuning and reaches the caller.

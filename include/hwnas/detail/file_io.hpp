@@ -2,17 +2,16 @@
 // rename), so a crash never leaves a half-written file behind.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
-
-#include <unistd.h>
 
 #include "hwnas/error.hpp"
 
@@ -31,38 +30,42 @@ inline std::string read_file(const std::filesystem::path& path) {
 }
 
 /// Writes `content` to `path` atomically: readers see the old file or the
-/// whole new one, never a part.
+/// whole new one, never a part. Each call writes its own temp file (created
+/// exclusively, with a per-call unique name), so concurrent writers of the
+/// same path never share one: the last rename wins, whole.
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   namespace fs = std::filesystem;
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  // The temp name is unique per process, so concurrent writers of different
-  // files never collide; two writers of the same file race like rename does.
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp" +
-                        std::to_string(static_cast<unsigned long long>(
-                            std::hash<std::string>{}(path.string()) ^
-                            static_cast<unsigned long long>(::getpid()))));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      throw IoError("cannot create '" + tmp.string() + "' (temp file for '" + path.string() +
-                    "'): " + std::strerror(errno));
-    }
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      throw IoError("error while writing '" + tmp.string() + "' (temp file for '" +
-                    path.string() + "')");
-    }
+  static std::atomic<unsigned long long> counter{0};
+  const unsigned long long salt = std::random_device{}();
+  std::FILE* file = nullptr;
+  fs::path tmp;
+  for (int attempt = 0; attempt < 100 && !file; ++attempt) {
+    tmp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(salt) + "-" +
+                 std::to_string(counter.fetch_add(1)));
+    file = std::fopen(tmp.string().c_str(), "wbx");  // C11 "x": fails if it exists
+    if (!file && errno != EEXIST) break;
   }
+  if (!file) {
+    throw IoError("cannot create a temp file in '" + dir.string() + "' for '" + path.string() +
+                  "': " + std::strerror(errno));
+  }
+  auto fail = [&](const std::string& what) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw IoError(what + " '" + tmp.string() + "' (temp file for '" + path.string() + "')");
+  };
+  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
+  const bool flushed = std::fflush(file) == 0;
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !flushed) fail("error while writing");
+  if (!closed) fail("error while closing");
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
-    throw IoError("cannot rename '" + tmp.string() + "' to '" + path.string() +
-                  "': " + ec.message());
+    throw IoError("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
   }
 }
 

@@ -2,7 +2,7 @@
 // choices (learning rate in {0.1, 0.01}, width in {32, 64, 128}, ...), for
 // spaces that the MBConv presets do not cover. It offers the same verbs as
 // MbConvSpace (sample, mutate, crossover, validate, count, enumerate, encode)
-// so that the searcher can hold either.
+// and both fulfil the SearchSpace concept (space/search_space.hpp).
 #pragma once
 
 #include <charconv>
@@ -19,7 +19,9 @@
 
 #include <Eigen/Core>
 
-#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/big_uint.hpp"
+#include "hwnas/detail/hash.hpp"
+#include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/random.hpp"
 
@@ -39,6 +41,8 @@ using CategoricalArch = std::vector<int>;
 /// its own Rng).
 class CategoricalSpace {
  public:
+  using arch_type = CategoricalArch;
+
   struct MutationOptions {
     /// Per decision, the probability of redrawing it uniformly among *all*
     /// its choices (OFA's semantics: a redraw may keep the same choice).
@@ -81,7 +85,7 @@ class CategoricalSpace {
   std::vector<CategoricalArch> enumerate(std::uint64_t limit = 1'000'000) const;
   /// FNV-1a over the indices: the same value in every run and on every
   /// 64-bit platform. Does not validate; any vector of ints hashes.
-  std::size_t hash(const CategoricalArch& arch) const noexcept;
+  [[nodiscard]] std::uint64_t hash(const CategoricalArch& arch) const noexcept;
 
   /// The chosen value of each decision. Validates `arch` first.
   std::vector<double> values(const CategoricalArch& arch) const;
@@ -109,15 +113,10 @@ class CategoricalSpace {
   static std::string describe(std::size_t i, const Decision& d) {
     return "decision '" + d.name + "' (index " + std::to_string(i) + ")";
   }
-  static std::string format_double(double x) {
-    char buf[64];
-    const auto res = std::to_chars(buf, buf + sizeof buf, x);
-    return std::string(buf, res.ptr);
-  }
   static std::string format_choices(const std::vector<double>& choices) {
     std::string out = "{";
     for (std::size_t j = 0; j < choices.size(); ++j) {
-      out += (j ? ", " : "") + format_double(choices[j]);
+      out += (j ? ", " : "") + detail::format_double(choices[j]);
     }
     return out + "}";
   }
@@ -163,12 +162,12 @@ inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions)
     for (std::size_t j = 0; j < d.choices.size(); ++j) {
       if (!std::isfinite(d.choices[j])) {
         throw InvalidArgument(prefix + describe(i, d) + ": choice " + std::to_string(j) +
-                              " is " + format_double(d.choices[j]) + "; expected a finite value");
+                              " is " + detail::format_double(d.choices[j]) + "; expected a finite value");
       }
       for (std::size_t k = 0; k < j; ++k) {
         if (d.choices[k] == d.choices[j]) {
           throw InvalidArgument(prefix + describe(i, d) + ": choice value " +
-                                format_double(d.choices[j]) + " appears twice (choices " +
+                                detail::format_double(d.choices[j]) + " appears twice (choices " +
                                 std::to_string(k) + " and " + std::to_string(j) +
                                 "); expected distinct values");
         }
@@ -217,7 +216,7 @@ inline CategoricalArch CategoricalSpace::mutate(const CategoricalArch& arch, Rng
                                                 const MutationOptions& options) const {
   if (!(options.probability >= 0.0 && options.probability <= 1.0)) {  // also rejects NaN
     throw InvalidArgument("categorical space: mutate: expected a probability in [0, 1], got " +
-                          format_double(options.probability));
+                          detail::format_double(options.probability));
   }
   check(arch, "mutate: ");
   CategoricalArch out = arch;
@@ -264,17 +263,10 @@ inline std::vector<CategoricalArch> CategoricalSpace::enumerate(std::uint64_t li
   }
 }
 
-inline std::size_t CategoricalSpace::hash(const CategoricalArch& arch) const noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64-bit offset basis
-  for (const int index : arch) {
-    // Four little-endian bytes per index, whatever the host's byte order.
-    const auto u = static_cast<std::uint32_t>(index);
-    for (int shift = 0; shift < 32; shift += 8) {
-      h ^= (u >> shift) & 0xffu;
-      h *= 0x100000001b3ULL;  // FNV 64-bit prime
-    }
-  }
-  return static_cast<std::size_t>(h);
+inline std::uint64_t CategoricalSpace::hash(const CategoricalArch& arch) const noexcept {
+  detail::Fnv1a h;
+  for (const int index : arch) h.mix(static_cast<std::uint32_t>(index));
+  return h.value();
 }
 
 inline std::vector<double> CategoricalSpace::values(const CategoricalArch& arch) const {
@@ -299,7 +291,7 @@ inline CategoricalArch CategoricalSpace::from_values(std::span<const double> val
     while (j < choices.size() && !(choices[j] == values[i])) ++j;
     if (j == choices.size()) {
       throw InvalidArgument("categorical space: from_values: " + describe(i, decisions_[i]) +
-                            ": value " + format_double(values[i]) +
+                            ": value " + detail::format_double(values[i]) +
                             " is not one of its choices " + format_choices(choices));
     }
     out[i] = static_cast<int>(j);

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "hwnas/architecture.hpp"
-#include "hwnas/detail/big_uint.hpp"
+#include "hwnas/big_uint.hpp"
+#include "hwnas/detail/hash.hpp"
+#include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/random.hpp"
 #include "hwnas/space/layer.hpp"
@@ -27,6 +29,10 @@ namespace hwnas {
 /// `divisor` (halves up), at least `min_value` (default: divisor), and
 /// never more than 10 % below `v`.
 inline int make_divisible(double v, int divisor = 8, int min_value = 0) {
+  if (divisor < 1 || !(v >= 0 && v <= (1 << 30))) {
+    throw InvalidArgument("make_divisible: expected a value in [0, 2^30] and a positive divisor, found " +
+                          std::to_string(v) + " and " + std::to_string(divisor));
+  }
   if (min_value <= 0) min_value = divisor;
   int n = std::max(min_value, static_cast<int>(v + divisor / 2.0) / divisor * divisor);
   if (n < 0.9 * v) n += divisor;
@@ -35,6 +41,9 @@ inline int make_divisible(double v, int divisor = 8, int min_value = 0) {
 
 /// The supernet a space is cut from.
 enum class Family { mobilenet_v3, proxyless };
+
+/// CompOFA's two spaces: MobileNetV3-Large's kernel per stage, or elastic kernels.
+enum class CompofaKernel { fixed, elastic };
 
 /// How crossover mixes two parents.
 enum class CrossoverMode {
@@ -56,6 +65,8 @@ inline std::vector<int> ofa_search_resolutions() { return {160, 176, 192, 208, 2
 /// const member functions are safe to call from several threads.
 class MbConvSpace {
  public:
+  using arch_type = Architecture;
+
   struct Options {
     std::string name = "mbconv";
     Family family = Family::mobilenet_v3;
@@ -92,7 +103,7 @@ class MbConvSpace {
   /// OFA MobileNetV3 (`ofa-mbv3`): ks {3,5,7}, e {3,4,6}, d {2,3,4} per layer/stage.
   static MbConvSpace ofa_mobilenet_v3(double width = 1.0);
   /// CompOFA (`compofa-fixed` / `compofa-elastic`): depth 2/3/4 couples to expand 3/4/6.
-  static MbConvSpace compofa(bool fixed_kernel, double width = 1.0);
+  static MbConvSpace compofa(CompofaKernel kernel, double width = 1.0);
   /// OFA ProxylessNAS (`ofa-proxyless`); OFA's published supernet uses width 1.3.
   static MbConvSpace ofa_proxyless(double width = 1.0);
   /// A preset by its command-line name; InvalidArgument listing the names.
@@ -102,7 +113,7 @@ class MbConvSpace {
   }
 
   /// The same space with another resolution list (validated).
-  MbConvSpace with_resolutions(std::vector<int> resolutions) const;
+  [[nodiscard]] MbConvSpace with_resolutions(std::vector<int> resolutions) const;
 
   const Options& options() const noexcept { return options_; }
   const std::string& name() const noexcept { return options_.name; }
@@ -118,7 +129,8 @@ class MbConvSpace {
   int final_expand_width() const noexcept { return final_expand_width_; }
   int feature_mix_width() const noexcept { return feature_mix_width_; }
 
-  /// Stage of a layer slot, and whether the slot runs for `arch`.
+  /// Stage of a layer slot, and whether the slot runs for `arch`. Preconditions:
+  /// slot < num_slots() and arch.d has num_stages() entries (validate first).
   std::size_t stage_of(std::size_t slot) const noexcept { return slot_stage_[slot]; }
   bool is_active(const Architecture& arch, std::size_t slot) const noexcept {
     const Stage& s = stages_[slot_stage_[slot]];
@@ -129,35 +141,35 @@ class MbConvSpace {
 
   /// A random architecture with OFA's semantics: every gene (depth, kernel,
   /// expand, resolution) uniform over its choices, don't-care slots included.
-  Architecture sample(Rng& rng) const;
+  [[nodiscard]] Architecture sample(Rng& rng) const;
   /// A random architecture uniform over the distinct networks (canonical form).
-  Architecture sample_distinct(Rng& rng) const;
+  [[nodiscard]] Architecture sample_distinct(Rng& rng) const;
   /// OFA's mutation: resolution, then per slot (kernel and expand jointly),
   /// then per stage (depth; a coupled space rewrites the stage's expand).
-  Architecture mutate(const Architecture& parent, Rng& rng, const MutationOptions& options) const;
-  Architecture mutate(const Architecture& parent, Rng& rng) const;
-  Architecture crossover(const Architecture& a, const Architecture& b, Rng& rng,
+  [[nodiscard]] Architecture mutate(const Architecture& parent, Rng& rng, const MutationOptions& options) const;
+  [[nodiscard]] Architecture mutate(const Architecture& parent, Rng& rng) const;
+  [[nodiscard]] Architecture crossover(const Architecture& a, const Architecture& b, Rng& rng,
                          CrossoverMode mode = CrossoverMode::per_gene) const;
   /// Throws InvalidArgument naming the field, index, value and allowed set.
   void validate(const Architecture& arch) const;
   /// Don't-care slots zeroed: equal networks have equal canonical forms.
-  Architecture canonical(const Architecture& arch) const;
+  [[nodiscard]] Architecture canonical(const Architecture& arch) const;
   /// Hash of the canonical form (stable across runs and platforms).
-  std::uint64_t hash(const Architecture& arch) const noexcept;
+  [[nodiscard]] std::uint64_t hash(const Architecture& arch) const noexcept;
   /// True when both describe the same network.
   bool same_network(const Architecture& a, const Architecture& b) const noexcept;
 
   /// Distinct networks per resolution (7371^5 for OFA MobileNetV3).
-  BigUint count_per_resolution() const;
+  [[nodiscard]] BigUint count_per_resolution() const;
   /// Distinct (network, resolution) pairs.
-  BigUint count() const;
+  [[nodiscard]] BigUint count() const;
   /// Every distinct architecture in canonical form, resolution outermost;
   /// InvalidArgument when there are more than `limit`.
-  std::vector<Architecture> enumerate(std::uint64_t limit = 10'000'000) const;
+  [[nodiscard]] std::vector<Architecture> enumerate(std::uint64_t limit = 10'000'000) const;
 
   /// The layer list with exact shapes (validates `arch`).
-  std::vector<Layer> layers(const Architecture& arch) const;
-  NetworkCost cost(const Architecture& arch) const { return network_cost(layers(arch)); }
+  [[nodiscard]] std::vector<Layer> layers(const Architecture& arch) const;
+  [[nodiscard]] NetworkCost cost(const Architecture& arch) const { return network_cost(layers(arch)); }
 
  private:
   void check_options() const;
@@ -165,6 +177,9 @@ class MbConvSpace {
   std::string where() const { return options_.name + ": "; }
   int random_kernel(std::size_t stage, Rng& rng) const;
   int random_expand(Rng& rng) const;
+  /// Slots that a deeper stage switched on but that hold 0 (a canonical
+  /// parent's don't-care) get a random choice, so children stay valid.
+  void fill_unset(Architecture& arch, Rng& rng) const;
 
   Options options_;
   std::vector<Stage> stages_;
@@ -178,44 +193,6 @@ class MbConvSpace {
 
 // ---------------------------------------------------------------------------
 
-namespace detail {
-
-inline std::string join_ints(std::span<const int> values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(values[i]);
-  }
-  return out + "}";
-}
-
-/// Shortest decimal form of a double ("1.2", not "1.200000").
-inline std::string format_double(double v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
-inline bool contains(std::span<const int> values, int v) {
-  return std::find(values.begin(), values.end(), v) != values.end();
-}
-
-inline void check_choice_list(const std::string& where, const char* field,
-                              const std::vector<int>& values, int min_value) {
-  if (values.empty()) throw InvalidArgument(where + field + " must not be empty");
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i] < min_value) {
-      throw InvalidArgument(where + field + "[" + std::to_string(i) + "] = " +
-                            std::to_string(values[i]) + ", expected >= " + std::to_string(min_value));
-    }
-    if (i > 0 && values[i] <= values[i - 1]) {
-      throw InvalidArgument(where + field + " must be strictly ascending, found " +
-                            join_ints(values));
-    }
-  }
-}
-
-}  // namespace detail
 
 inline MbConvSpace::MbConvSpace(Options options) : options_(std::move(options)) {
   check_options();
@@ -261,15 +238,6 @@ inline void MbConvSpace::check_options() const {
                             detail::join_ints(o.expand_choices));
     }
   }
-  if (!o.depth_expand.empty()) {
-    for (int d : o.depth_choices) {
-      const bool found = std::any_of(o.depth_expand.begin(), o.depth_expand.end(),
-                                     [d](auto p) { return p.first == d; });
-      if (!found) {
-        throw InvalidArgument(w + "depth_expand has no expand ratio for depth " + std::to_string(d));
-      }
-    }
-  }
 }
 
 inline void MbConvSpace::build_stages() {
@@ -311,12 +279,28 @@ inline void MbConvSpace::build_stages() {
   int slot = 0;
   for (std::size_t s = 0; s < base_widths.size(); ++s) {
     Stage st{make_divisible(base_widths[s] * w), strides[s], acts[s], se[s], depths[s], {}, slot};
-    for (int d : options_.depth_choices) {
-      if (d <= st.max_depth) st.depth_choices.push_back(d);
+    if (st.max_depth == 1) {
+      // OFA forces d = 1 on ProxylessNAS's last, single-block stage.
+      st.depth_choices = {1};
+    } else {
+      for (int d : options_.depth_choices) {
+        if (d > st.max_depth) {
+          throw InvalidArgument(where() + "depth choice " + std::to_string(d) + " exceeds the " +
+                                std::to_string(st.max_depth) + " blocks of stage " + std::to_string(s));
+        }
+        st.depth_choices.push_back(d);
+      }
     }
-    // A stage shorter than every depth choice runs all its layers (OFA forces
-    // d = 1 on ProxylessNAS's last single-block stage).
-    if (st.depth_choices.empty()) st.depth_choices.push_back(st.max_depth);
+    if (!options_.depth_expand.empty()) {
+      for (int d : st.depth_choices) {
+        const bool found = std::any_of(options_.depth_expand.begin(), options_.depth_expand.end(),
+                                       [d](auto p) { return p.first == d; });
+        if (!found) {
+          throw InvalidArgument(where() + "depth_expand has no expand ratio for depth " + std::to_string(d) +
+                                " (stage " + std::to_string(s) + ")");
+        }
+      }
+    }
     for (int i = 0; i < st.max_depth; ++i) slot_stage_.push_back(s);
     slot += st.max_depth;
     stages_.push_back(std::move(st));
@@ -331,7 +315,8 @@ inline MbConvSpace MbConvSpace::ofa_mobilenet_v3(double width) {
   return MbConvSpace(std::move(o));
 }
 
-inline MbConvSpace MbConvSpace::compofa(bool fixed_kernel, double width) {
+inline MbConvSpace MbConvSpace::compofa(CompofaKernel kernel, double width) {
+  const bool fixed_kernel = kernel == CompofaKernel::fixed;
   Options o;
   o.name = fixed_kernel ? "compofa-fixed" : "compofa-elastic";
   o.width = width;
@@ -350,8 +335,8 @@ inline MbConvSpace MbConvSpace::ofa_proxyless(double width) {
 
 inline MbConvSpace MbConvSpace::preset(std::string_view name, double width) {
   if (name == "ofa-mbv3") return ofa_mobilenet_v3(width);
-  if (name == "compofa-fixed") return compofa(true, width);
-  if (name == "compofa-elastic") return compofa(false, width);
+  if (name == "compofa-fixed") return compofa(CompofaKernel::fixed, width);
+  if (name == "compofa-elastic") return compofa(CompofaKernel::elastic, width);
   if (name == "ofa-proxyless") return ofa_proxyless(width);
   std::string names;
   for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
@@ -458,6 +443,7 @@ inline Architecture MbConvSpace::mutate(const Architecture& parent, Rng& rng,
       }
     }
   }
+  fill_unset(child, rng);
   return child;
 }
 
@@ -489,7 +475,17 @@ inline Architecture MbConvSpace::crossover(const Architecture& a, const Architec
     }
   }
   child.r = pick(a.r, b.r);
+  fill_unset(child, rng);
   return child;
+}
+
+inline void MbConvSpace::fill_unset(Architecture& arch, Rng& rng) const {
+  for (std::size_t i = 0; i < num_slots_; ++i) {
+    if (!is_active(arch, i)) continue;
+    const std::size_t s = slot_stage_[i];
+    if (arch.ks[i] == 0) arch.ks[i] = random_kernel(s, rng);
+    if (arch.e[i] == 0) arch.e[i] = coupled() ? coupled_expand(arch.d[s]) : random_expand(rng);
+  }
 }
 
 inline void MbConvSpace::validate(const Architecture& arch) const {
@@ -559,25 +555,19 @@ inline Architecture MbConvSpace::canonical(const Architecture& arch) const {
 }
 
 inline std::uint64_t MbConvSpace::hash(const Architecture& arch) const noexcept {
-  // FNV-1a over the canonical genes; slots beyond the sizes count as 0 so an
-  // invalid architecture still hashes without reading out of bounds.
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](std::uint64_t v) {
-    for (int b = 0; b < 4; ++b) {
-      h ^= (v >> (8 * b)) & 0xff;
-      h *= 0x100000001b3ULL;
-    }
-  };
+  // The canonical genes; slots beyond the sizes count as 0 so an invalid
+  // architecture still hashes without reading out of bounds.
+  detail::Fnv1a h;
   const bool sized = arch.d.size() == stages_.size() && arch.ks.size() == num_slots_ &&
                      arch.e.size() == num_slots_;
   for (std::size_t i = 0; i < num_slots_; ++i) {
     const bool active = sized && is_active(arch, i);
-    mix(active ? static_cast<std::uint64_t>(arch.ks[i]) : 0);
-    mix(active ? static_cast<std::uint64_t>(arch.e[i]) : 0);
+    h.mix(active ? static_cast<std::uint32_t>(arch.ks[i]) : 0);
+    h.mix(active ? static_cast<std::uint32_t>(arch.e[i]) : 0);
   }
-  for (int d : arch.d) mix(static_cast<std::uint64_t>(d));
-  mix(static_cast<std::uint64_t>(arch.r));
-  return h;
+  for (int d : arch.d) h.mix(static_cast<std::uint32_t>(d));
+  h.mix(static_cast<std::uint32_t>(arch.r));
+  return h.value();
 }
 
 inline bool MbConvSpace::same_network(const Architecture& a, const Architecture& b) const noexcept {
