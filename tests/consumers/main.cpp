@@ -1,0 +1,30 @@
+// The consumer projects' program (find_package, add_subdirectory,
+// FetchContent): the umbrella header compiles with only the hwnas targets
+// linked (so Eigen must travel with hwnas::hwnas), and with hwnas::io the
+// JSON formats too (so must nlohmann-json).
+#include <hwnas/hwnas.hpp>
+#ifdef HWNAS_CONSUMER_IO
+#include <hwnas/arch_io.hpp>
+#endif
+
+#include <iostream>
+
+int main() {
+  hwnas::Rng rng(42);
+  try {
+    (void)rng.uniform_index(0);
+    std::cerr << "expected hwnas::InvalidArgument\n";
+    return 1;
+  } catch (const hwnas::InvalidArgument&) {
+  }
+  const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3();
+  const auto arch = space.sample(rng);
+  const hwnas::Encoder encoder(space);
+  const auto features = encoder.encode_batch<float>(std::vector<hwnas::Architecture>{arch});
+#ifdef HWNAS_CONSUMER_IO
+  if (hwnas::parse_arch_json(hwnas::arch_to_json(arch)) != arch) return 1;
+#endif
+  std::cout << "hwnas " << hwnas::version_string << " random " << rng() << " features "
+            << features.sum() << '\n';
+  return 0;
+}
