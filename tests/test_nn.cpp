@@ -207,3 +207,30 @@ TEST_CASE("nn: losses and their gradients") {
   CHECK(loss_from_string("mse") == Loss::mse);
   CHECK_THROWS_AS(loss_from_string("huber"), InvalidArgument);
 }
+
+TEST_CASE("nn: sparse inputs give the dense results") {
+  Mlp<double> net({6, 5, 4, 1});
+  Rng rng(12);
+  net.init(rng);
+  Eigen::MatrixXd dense = Eigen::MatrixXd::Zero(4, 6);
+  SparseRows<double> sparse;
+  sparse.width = 6;
+  const int hot[4][2] = {{0, 3}, {1, 5}, {2, 2}, {4, 0}};
+  for (int i = 0; i < 4; ++i) {
+    for (int j : hot[i]) {
+      dense(i, j) += 1.5;
+      sparse.push(static_cast<std::size_t>(j), 1.5);
+    }
+    sparse.end_row();
+  }
+  Mlp<double>::Workspace wd, wsp;
+  const Eigen::MatrixXd yd = net.forward(dense, wd);
+  const Eigen::MatrixXd ys = net.forward(sparse, wsp);
+  CHECK((yd - ys).cwiseAbs().maxCoeff() < 1e-12);
+  Eigen::VectorXd gd(static_cast<Eigen::Index>(net.num_parameters())), gs(gd.size());
+  net.backward(dense, yd, wd, gd);
+  net.backward(sparse, ys, wsp, gs);
+  CHECK((gd - gs).cwiseAbs().maxCoeff() < 1e-12);
+  sparse.index[0] = 6;
+  CHECK_THROWS_AS(net.forward(sparse, wsp), ShapeMismatch);
+}

@@ -1,16 +1,32 @@
-// The hwnas command-line program: one subcommand per workflow. With --json
-// every subcommand prints exactly one JSON object on stdout; errors go to
-// stderr with a non-zero exit code.
+// The hwnas command-line program: one subcommand per workflow (spaces and
+// architectures; training, evaluating, fine-tuning, tuning and using latency
+// predictors). With --json every subcommand prints exactly one JSON object on
+// stdout; errors go to stderr with a non-zero exit code, progress of long
+// runs goes to stderr.
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
+#include <numeric>
+#include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#if defined(_WIN32)
+#include <io.h>
+#else
+#include <unistd.h>
+#endif
 
 #include "hwnas/arch_io.hpp"
 #include "hwnas/hwnas.hpp"
@@ -29,7 +45,11 @@ struct SpaceArgs {
 
   void add_to(CLI::App& cmd, bool required = true) {
     auto* opt = cmd.add_option("--space", space, "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless");
-    if (required) opt->required();
+    if (required) {
+      opt->required();
+    } else {
+      opt->capture_default_str();
+    }
     cmd.add_option("--width", width, "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
         ->capture_default_str();
     cmd.add_option("--resolutions", resolutions, "comma-separated resolution list (default: 128..224 step 4)")
@@ -81,7 +101,8 @@ json layer_json(const hwnas::Layer& l) {
           {"params", l.params()}};
 }
 
-void print(const json& j) { std::cout << j.dump(2) << '\n'; }
+// Invalid UTF-8 (from a file name, say) is replaced rather than thrown on.
+void print(const json& j) { std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << '\n'; }
 
 int cmd_info(bool as_json) {
   json spaces = json::array();
@@ -191,7 +212,7 @@ int cmd_encode(const SpaceArgs& args, const std::string& arch_arg, const std::st
     if (as_json) {
       rows.push_back(row);
     } else {
-      for (std::size_t j = 0; j < row.size(); ++j) std::cout << (j ? "," : "") << row[j];
+      for (std::size_t j = 0; j < row.size(); ++j) std::cout << (j ? "," : "") << hwnas::detail::format_double(row[j]);
       std::cout << '\n';
     }
   }
@@ -269,6 +290,516 @@ int cmd_quickstart(std::uint64_t seed, bool as_json) {
   return 0;
 }
 
+// ------------------------------------------------- predictor subcommands ----
+
+using Clock = std::chrono::steady_clock;
+using Predictor = hwnas::LatencyPredictor<float>;
+
+/// Progress lines on stderr (never stdout), when stderr is a terminal or
+/// --progress asks for them.
+class Progress {
+ public:
+  explicit Progress(bool forced) : on_(forced || stderr_is_terminal()) {}
+
+  bool on() const noexcept { return on_; }
+
+  /// A TrainOptions::on_epoch hook: one line at most every second, and the
+  /// last epoch's line, so a short run still says how it ended.
+  std::function<bool(const hwnas::EpochInfo&)> epoch_hook(std::size_t total) const {
+    if (!on_) return {};
+    return [total, last = Clock::now()](const hwnas::EpochInfo& e) mutable {
+      const auto now = Clock::now();
+      if (now - last < std::chrono::seconds(1) && e.epoch + 1 != total) return false;
+      last = now;
+      char line[160];
+      if (std::isnan(e.validation_rmse)) {
+        std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f", e.epoch + 1, total, e.train_loss);
+      } else {
+        std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f  val RMSE %.4g ms", e.epoch + 1, total,
+                      e.train_loss, e.validation_rmse);
+      }
+      std::cerr << line << std::endl;
+      return false;
+    };
+  }
+
+  void line(const std::string& text) const {
+    if (on_) std::cerr << text << std::endl;
+  }
+
+ private:
+  static bool stderr_is_terminal() {
+#if defined(_WIN32)
+    return _isatty(_fileno(stderr)) != 0;
+#else
+    return ::isatty(STDERR_FILENO) != 0;
+#endif
+  }
+
+  bool on_;
+};
+
+/// Which rows a command trains and evaluates on (--split).
+struct SplitChoice {
+  enum class Kind { benchmark, random, all };
+  Kind kind = Kind::benchmark;
+  std::uint64_t seed = 0;
+  std::string text;  ///< as given, for the output
+};
+
+SplitChoice parse_split(const std::string& text) {
+  SplitChoice c;
+  c.text = text;
+  const std::string prefix = "random:";
+  if (text == "benchmark") return c;
+  if (text == "all") {
+    c.kind = SplitChoice::Kind::all;
+    return c;
+  }
+  if (text.starts_with(prefix)) {
+    const std::string digits = text.substr(prefix.size());
+    const char* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, c.seed);
+    if (!digits.empty() && ec == std::errc() && ptr == end) {
+      c.kind = SplitChoice::Kind::random;
+      return c;
+    }
+  }
+  throw hwnas::InvalidArgument("--split: expected benchmark, all or random:SEED, found '" + text + "'");
+}
+
+hwnas::Split make_split(const SplitChoice& c, const hwnas::Dataset& data) {
+  switch (c.kind) {
+    case SplitChoice::Kind::benchmark: return hwnas::benchmark_split(data);
+    case SplitChoice::Kind::random: return hwnas::random_split(data.size(), c.seed);
+    case SplitChoice::Kind::all: break;
+  }
+  hwnas::Split s;
+  s.test.resize(data.size());
+  std::iota(s.test.begin(), s.test.end(), std::size_t{0});
+  return s;
+}
+
+/// --data, --target, --split.
+struct DataArgs {
+  std::string csv;
+  std::string target;
+  std::string split = "benchmark";
+
+  void add_to(CLI::App& cmd, bool split_all) {
+    cmd.add_option("--data", csv, "dataset CSV (docs/dataset.md)")->required();
+    cmd.add_option("--target", target, "device column of the CSV to predict")->required();
+    cmd.add_option("--split", split,
+                   split_all ? "benchmark (id % 20), random:SEED (70/15/15) or all (every row)"
+                             : "benchmark (id % 20) or random:SEED (70/15/15)")
+        ->capture_default_str();
+  }
+};
+
+/// A dataset, one of its columns and a split of its rows.
+struct Table {
+  hwnas::Dataset data;
+  std::vector<double> y;
+  SplitChoice choice;
+  hwnas::Split split;
+
+  /// The architectures and latencies of some rows, each architecture checked
+  /// against `space` first (an architecture outside it has no encoding).
+  std::pair<std::vector<Architecture>, std::vector<double>> rows(std::span<const std::size_t> which,
+                                                                 const MbConvSpace& space,
+                                                                 const std::string& csv) const {
+    std::pair<std::vector<Architecture>, std::vector<double>> out;
+    out.first.reserve(which.size());
+    out.second.reserve(which.size());
+    for (auto r : which) {
+      const auto& a = data.archs()[r];
+      try {
+        space.validate(a);
+      } catch (const hwnas::InvalidArgument& e) {
+        throw hwnas::InvalidArgument(csv + ": row with id " + std::to_string(data.ids()[r]) + ": " + e.what());
+      }
+      out.first.push_back(a);
+      out.second.push_back(y[r]);
+    }
+    return out;
+  }
+};
+
+/// Reads the CSV and picks the column and the split; `who` names the command
+/// in the errors about the split.
+Table load_table(const DataArgs& args, bool allow_all, const char* who) {
+  Table t;
+  t.choice = parse_split(args.split);  // before reading: a typo fails fast
+  if (!allow_all && t.choice.kind == SplitChoice::Kind::all) {
+    throw hwnas::InvalidArgument(std::string("--split all: ") + who +
+                                 " needs train, validation and test rows; use benchmark or random:SEED");
+  }
+  t.data = hwnas::Dataset::read_csv(args.csv);
+  try {
+    t.y = t.data.column(args.target);
+  } catch (const hwnas::InvalidArgument& e) {
+    throw hwnas::InvalidArgument(args.csv + ": " + e.what());
+  }
+  t.split = make_split(t.choice, t.data);
+  return t;
+}
+
+void require_rows(std::size_t n, const char* part, const Table& t, const DataArgs& args) {
+  if (n == 0) {
+    throw hwnas::InvalidArgument("--split " + t.choice.text + ": no " + part + " rows in '" + args.csv + "' (" +
+                                 std::to_string(t.data.size()) + " rows)");
+  }
+}
+
+/// The folder of -o must exist before minutes of training, not after.
+void check_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw hwnas::IoError("-o: cannot write '" + path + "': folder '" + dir.string() + "' does not exist");
+  }
+  if (fs::is_directory(p, ec)) throw hwnas::IoError("-o: '" + path + "' is a folder");
+}
+
+/// The recipe by name, with --epochs applied (and to the cosine schedule's
+/// length, which would otherwise anneal over the recipe's epochs).
+hwnas::Recipe make_recipe(const std::string& name, std::size_t epochs, std::uint64_t seed) {
+  auto recipe = hwnas::recipe_from_string(name);
+  if (epochs > 0) {
+    recipe.training.epochs = epochs;
+    if (recipe.training.schedule.kind == hwnas::LearningRateSchedule::Kind::cosine) {
+      recipe.training.schedule.total_epochs = epochs;
+    }
+  }
+  recipe.training.seed = seed;
+  return recipe;
+}
+
+/// The "test" object: within5 and within10 in percent, like the peers.
+json metrics_json(const hwnas::RegressionMetrics& m) {
+  return {{"rmse", m.rmse},         {"rmse_pct", m.rmse_pct},   {"mae", m.mae},
+          {"mape", m.mape},         {"median_ape", m.median_ape}, {"max_error", m.max_error},
+          {"within5", 100 * m.within5}, {"within10", 100 * m.within10}, {"kendall", m.kendall},
+          {"spearman", m.spearman}, {"n", m.n}};
+}
+
+std::string metrics_text(const hwnas::RegressionMetrics& m) {
+  char s[400];
+  std::snprintf(s, sizeof s,
+                "RMSE %.4g ms (%.2f %%), MAE %.4g ms, MAPE %.2f %%, median APE %.2f %%, within 5 %% %.1f %%, "
+                "within 10 %% %.1f %%, Kendall %.4f, Spearman %.4f (%zu rows)",
+                m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, 100 * m.within5, 100 * m.within10, m.kendall,
+                m.spearman, m.n);
+  return s;
+}
+
+/// What train and finetune report about a fit.
+json fit_json(const hwnas::FitReport& r) {
+  json j = {{"train_s", r.seconds},
+            {"epochs", r.epochs},
+            {"stop_reason", std::string(hwnas::to_string(r.stop_reason))},
+            {"best_epoch", nullptr},
+            {"best_validation_rmse", nullptr}};
+  if (!r.validation_rmse.empty()) {
+    j["best_epoch"] = r.best_epoch + 1;  // 1-based, as the progress lines count
+    j["best_validation_rmse"] = r.best_validation_rmse;
+  }
+  return j;
+}
+
+std::string fit_text(const hwnas::FitReport& r) {
+  std::ostringstream s;
+  s << r.epochs << " epoch" << (r.epochs == 1 ? "" : "s") << " in " << std::fixed << std::setprecision(2)
+    << r.seconds << " s (" << hwnas::to_string(r.stop_reason) << ")" << std::defaultfloat;
+  if (!r.validation_rmse.empty()) {
+    s << ", best validation RMSE " << std::setprecision(4) << r.best_validation_rmse << " ms at epoch "
+      << r.best_epoch + 1;
+  }
+  return s.str();
+}
+
+void warn_if_diverged(const hwnas::FitReport& r) {
+  if (r.stop_reason == hwnas::StopReason::non_finite) {
+    std::cerr << "hwnas: warning: training diverged (non-finite loss) after " << r.epochs
+              << " epochs; the last finite weights are kept. Try a smaller learning rate.\n";
+  }
+}
+
+struct TrainArgs {
+  std::string recipe = "default";
+  std::size_t epochs = 0;  ///< 0: the recipe's
+  std::uint64_t seed = 0;
+  std::string output;
+};
+
+int cmd_train(const DataArgs& data_args, const SpaceArgs& space_args, const TrainArgs& args,
+              const Progress& progress, bool as_json) {
+  const auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  const auto space = space_args.make();
+  check_output_path(args.output);
+  const auto table = load_table(data_args, false, "train");
+  require_rows(table.split.train.size(), "train", table, data_args);
+  require_rows(table.split.test.size(), "test", table, data_args);
+  const auto [xt, yt] = table.rows(table.split.train, space, data_args.csv);
+  const auto [xv, yv] = table.rows(table.split.validation, space, data_args.csv);
+  const auto [xs, ys] = table.rows(table.split.test, space, data_args.csv);
+
+  Predictor predictor(space, recipe.predictor);
+  auto options = recipe.training;
+  options.on_epoch = progress.epoch_hook(options.epochs);
+  const auto report = predictor.fit(xt, yt, xv, yv, options);
+  warn_if_diverged(report);
+  hwnas::save_predictor(predictor, args.output);
+  const auto m = predictor.evaluate(xs, ys);
+
+  if (as_json) {
+    json j = {{"test", metrics_json(m)}};
+    j.update(fit_json(report));
+    j.update({{"recipe", args.recipe},
+              {"target", data_args.target},
+              {"split", table.choice.text},
+              {"space", space.name()},
+              {"width", space.options().width},
+              {"seed", args.seed},
+              {"n_train", xt.size()},
+              {"n_validation", xv.size()},
+              {"n_test", xs.size()},
+              {"model", args.output}});
+    print(j);
+    return 0;
+  }
+  std::cout << "trained " << data_args.target << " (" << args.recipe << " recipe, " << table.choice.text
+            << " split: " << xt.size() << " train, " << xv.size() << " validation, " << xs.size()
+            << " test rows): " << fit_text(report) << "\n"
+            << "test: " << metrics_text(m) << "\n"
+            << "saved " << args.output << "\n";
+  return 0;
+}
+
+int cmd_eval(const DataArgs& data_args, const std::string& model, bool as_json) {
+  const auto predictor = hwnas::load_predictor<float>(model);
+  const auto table = load_table(data_args, true, "eval");
+  require_rows(table.split.test.size(), "test", table, data_args);
+  const auto [xs, ys] = table.rows(table.split.test, predictor.space(), data_args.csv);
+  const auto m = predictor.evaluate(xs, ys);
+  if (as_json) {
+    print({{"test", metrics_json(m)},
+           {"model", model},
+           {"target", data_args.target},
+           {"split", table.choice.text},
+           {"n_test", xs.size()}});
+    return 0;
+  }
+  std::cout << model << " on " << data_args.target << ", "
+            << (table.choice.kind == SplitChoice::Kind::all ? "every row" : "test rows of the " + table.choice.text + " split")
+            << ": " << metrics_text(m) << "\n";
+  return 0;
+}
+
+struct FinetuneArgs {
+  std::string base;
+  std::size_t samples = 0;
+  std::size_t frozen_layers = 2;
+};
+
+int cmd_finetune(const DataArgs& data_args, const TrainArgs& args, const FinetuneArgs& ft,
+                 const Progress& progress, bool as_json) {
+  auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  check_output_path(args.output);
+  auto predictor = hwnas::load_predictor<float>(ft.base);
+  const auto table = load_table(data_args, false, "finetune");
+  require_rows(table.split.test.size(), "test", table, data_args);
+  if (ft.samples > table.split.train.size()) {
+    throw hwnas::InvalidArgument("--samples " + std::to_string(ft.samples) + " is more than the " +
+                                 std::to_string(table.split.train.size()) + " train rows of the " +
+                                 table.choice.text + " split of '" + data_args.csv + "'");
+  }
+  if (ft.frozen_layers >= predictor.network().num_layers()) {
+    throw hwnas::InvalidArgument("--frozen-layers " + std::to_string(ft.frozen_layers) + ": the base model has " +
+                                 std::to_string(predictor.network().num_layers()) +
+                                 " layers and at least the last must train");
+  }
+  const auto chosen = hwnas::random_subset(table.split.train, ft.samples, args.seed);
+  const auto& space = predictor.space();
+  const auto [xt, yt] = table.rows(chosen, space, data_args.csv);
+  const auto [xv, yv] = table.rows(table.split.validation, space, data_args.csv);
+  const auto [xs, ys] = table.rows(table.split.test, space, data_args.csv);
+
+  auto options = recipe.training;
+  options.frozen_layers = ft.frozen_layers;
+  options.on_epoch = progress.epoch_hook(options.epochs);
+  const auto report = predictor.fine_tune(xt, yt, xv, yv, options);
+  warn_if_diverged(report);
+  hwnas::save_predictor(predictor, args.output);
+  const auto m = predictor.evaluate(xs, ys);
+
+  if (as_json) {
+    json j = {{"test", metrics_json(m)}};
+    j.update(fit_json(report));
+    j.update({{"recipe", args.recipe},
+              {"target", data_args.target},
+              {"split", table.choice.text},
+              {"seed", args.seed},
+              {"base", ft.base},
+              {"samples", ft.samples},
+              {"frozen_layers", ft.frozen_layers},
+              {"n_train", xt.size()},
+              {"n_validation", xv.size()},
+              {"n_test", xs.size()},
+              {"model", args.output}});
+    print(j);
+    return 0;
+  }
+  std::cout << "fine-tuned " << ft.base << " to " << data_args.target << " with " << ft.samples << " samples ("
+            << ft.frozen_layers << " frozen layers, " << args.recipe << " recipe, " << xv.size()
+            << " validation rows): " << fit_text(report) << "\n"
+            << "test: " << metrics_text(m) << "\n"
+            << "saved " << args.output << "\n";
+  return 0;
+}
+
+struct TuneArgs {
+  std::size_t threads = 2;
+  std::size_t max_epochs = 0;  ///< 0: the recipe's epochs
+  std::size_t grace_period = 5;
+  std::size_t reduction_factor = 4;
+  std::vector<double> learning_rates, momenta, weight_decays;  ///< empty: the library's grid
+};
+
+json trial_json(const hwnas::TrialResult& t) {
+  return {{"index", t.index},
+          {"learning_rate", t.learning_rate},
+          {"momentum", t.momentum},
+          {"weight_decay", t.weight_decay},
+          {"epochs", t.epochs},
+          {"stopped_early", t.stopped_early},
+          {"stop_reason", std::string(hwnas::to_string(t.stop_reason))},
+          {"best_validation_rmse", t.best_validation_rmse},
+          {"final_validation_rmse", t.final_validation_rmse}};
+}
+
+std::string trial_text(const hwnas::TrialResult& t) {
+  char s[240];
+  std::snprintf(s, sizeof s,
+                "trial %2zu  lr %-7g momentum %-4g weight decay %-7g %4zu epoch%s  val RMSE best %.4g, last %.4g ms%s",
+                t.index, t.learning_rate, t.momentum, t.weight_decay, t.epochs, t.epochs == 1 ? " " : "s",
+                t.best_validation_rmse, t.final_validation_rmse,
+                t.stopped_early                                    ? "  (stopped by ASHA)"
+                : t.stop_reason == hwnas::StopReason::non_finite ? "  (diverged)"
+                                                                   : "");
+  return s;
+}
+
+int cmd_tune(const DataArgs& data_args, const SpaceArgs& space_args, const TrainArgs& args, const TuneArgs& ta,
+             const Progress& progress, bool as_json) {
+  const auto recipe = make_recipe(args.recipe, ta.max_epochs, args.seed);
+  const auto space = space_args.make();
+  const auto table = load_table(data_args, false, "tune");
+  require_rows(table.split.train.size(), "train", table, data_args);
+  require_rows(table.split.validation.size(), "validation", table, data_args);
+  const auto [xt, yt] = table.rows(table.split.train, space, data_args.csv);
+  const auto [xv, yv] = table.rows(table.split.validation, space, data_args.csv);
+
+  hwnas::TuneOptions options;
+  if (!ta.learning_rates.empty()) options.learning_rates = ta.learning_rates;
+  if (!ta.momenta.empty()) options.momenta = ta.momenta;
+  if (!ta.weight_decays.empty()) options.weight_decays = ta.weight_decays;
+  options.max_epochs = recipe.training.epochs;
+  options.grace_period = ta.grace_period;
+  options.reduction_factor = ta.reduction_factor;
+  options.threads = ta.threads;
+  options.base = recipe.training;
+  const std::size_t n_trials = options.learning_rates.size() * options.momenta.size() * options.weight_decays.size();
+  std::size_t done = 0;
+  if (progress.on()) {
+    // Called under tune's lock, one trial at a time.
+    options.on_trial_done = [&](const hwnas::TrialResult& t) {
+      progress.line("[" + std::to_string(++done) + "/" + std::to_string(n_trials) + "] " + trial_text(t));
+    };
+  }
+  const Predictor prototype(space, recipe.predictor);
+  const auto report = hwnas::tune(prototype, xt, yt, xv, yv, options);
+  const auto& best = report.trials[report.best];
+  const auto rungs = hwnas::asha_rungs(options.grace_period, options.reduction_factor, options.max_epochs);
+
+  if (as_json) {
+    json trials = json::array();
+    for (const auto& t : report.trials) trials.push_back(trial_json(t));
+    print({{"trials", trials},
+           {"best", trial_json(best)},
+           {"tune_s", report.seconds},
+           {"recipe", args.recipe},
+           {"target", data_args.target},
+           {"split", table.choice.text},
+           {"seed", args.seed},
+           {"n_train", xt.size()},
+           {"n_validation", xv.size()},
+           {"max_epochs", options.max_epochs},
+           {"grace_period", options.grace_period},
+           {"reduction_factor", options.reduction_factor},
+           {"rungs", rungs},
+           {"threads", options.threads}});
+    return 0;
+  }
+  for (const auto& t : report.trials) std::cout << trial_text(t) << "\n";
+  std::cout << "best: " << trial_text(best) << "\n"
+            << n_trials << " trials in " << std::fixed << std::setprecision(2) << report.seconds << " s\n";
+  return 0;
+}
+
+int cmd_predict(const std::string& model, const std::string& arch_arg, const std::vector<double>& hardware,
+                bool as_json) {
+  const auto predictor = hwnas::load_predictor<float>(model);
+  const std::size_t hw = predictor.encoder().options().hardware_features;
+  if (hardware.size() != hw) {
+    throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
+                                 std::to_string(hardware.size()));
+  }
+  const auto archs = load_archs(arch_arg);
+  for (std::size_t i = 0; i < archs.size(); ++i) {
+    try {
+      predictor.space().validate(archs[i]);
+    } catch (const hwnas::InvalidArgument& e) {
+      throw hwnas::InvalidArgument("--arch: architecture " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  const auto values = predictor.predict(archs, hardware);
+  if (as_json) {
+    print({{"predictions", values}, {"model", model}});
+    return 0;
+  }
+  std::cout << std::setprecision(6);
+  for (double v : values) std::cout << v << '\n';
+  return 0;
+}
+
+int cmd_import_torch(const SpaceArgs& space_args, const std::string& dir, const std::string& encoding,
+                     const std::string& output, bool as_json) {
+  check_output_path(output);
+  hwnas::Encoder::Options eo;
+  eo.resolution = hwnas::resolution_encoding_from_string(encoding);
+  const auto predictor = hwnas::import_torch_npy<float>(dir, space_args.make(), eo);
+  hwnas::save_predictor(predictor, output);
+  const auto& sizes = predictor.network().sizes();
+  if (as_json) {
+    print({{"model", output},
+           {"npy", dir},
+           {"space", predictor.space().name()},
+           {"width", predictor.space().options().width},
+           {"encoding", encoding},
+           {"layer_sizes", sizes},
+           {"parameters", predictor.network().num_parameters()}});
+    return 0;
+  }
+  std::cout << "imported a ";
+  for (std::size_t i = 0; i < sizes.size(); ++i) std::cout << (i ? "-" : "") << sizes[i];
+  std::cout << " MLP (" << predictor.network().num_parameters() << " parameters) from " << dir << " for "
+            << predictor.space().name() << " with " << encoding << " encoding\nsaved " << output << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -340,6 +871,106 @@ int main(int argc, char** argv) {
   quickstart->add_option("--seed", seed, "random seed")->capture_default_str()->check(non_negative);
   json_flag(quickstart);
 
+  // Counts that must be at least 1 (0 would mean "nothing to do" or divide).
+  const CLI::Validator positive(
+      [](std::string& value) {
+        const auto first = value.find_first_not_of(" \t");
+        const bool negative = first != std::string::npos && value[first] == '-';
+        const bool zero = first != std::string::npos && value.find_first_not_of("0 \t", first) == std::string::npos;
+        return negative || zero ? "must be positive, found " + value : std::string();
+      },
+      "POSITIVE");
+
+  bool show_progress = false;
+  auto progress_flag = [&show_progress](CLI::App* cmd) {
+    cmd->add_flag("--progress", show_progress,
+                  "progress lines on stderr even when it is not a terminal (they are shown on a terminal anyway)");
+  };
+  DataArgs data_args;
+  TrainArgs train_args;
+  auto train_options = [&](CLI::App* cmd, bool with_output) {
+    cmd->add_option("--recipe", train_args.recipe, "paper (the method exactly) or default (hwnas's best)")
+        ->capture_default_str();
+    cmd->add_option("--seed", train_args.seed, "seed of the initialisation, the batches (and finetune's samples)")
+        ->capture_default_str()
+        ->check(non_negative);
+    if (with_output) {
+      cmd->add_option("--epochs", train_args.epochs, "epochs (default: the recipe's, 100)")->check(positive);
+      cmd->add_option("-o,--output", train_args.output, "model file to write")->required();
+    }
+  };
+
+  SpaceArgs train_space;
+  auto* train = app.add_subcommand("train", "train a latency predictor on a dataset column, save it, test it");
+  data_args.add_to(*train, false);
+  train_space.add_to(*train, false);
+  train_options(train, true);
+  progress_flag(train);
+  json_flag(train);
+
+  std::string model;
+  auto* eval = app.add_subcommand("eval", "metrics of a saved predictor on a dataset column");
+  eval->add_option("--model", model, "model file (train, finetune or import-torch)")->required();
+  data_args.add_to(*eval, true);
+  json_flag(eval);
+
+  FinetuneArgs ft_args;
+  auto* finetune = app.add_subcommand("finetune", "fine-tune a saved predictor to another device with N samples");
+  finetune->add_option("--base", ft_args.base, "model file to start from")->required();
+  data_args.add_to(*finetune, false);
+  finetune->add_option("--samples", ft_args.samples, "train rows drawn (seeded) from the split's train rows")
+      ->required()
+      ->check(positive);
+  finetune->add_option("--frozen-layers", ft_args.frozen_layers, "first layers kept as they are (the method: 2)")
+      ->capture_default_str()
+      ->check(non_negative);
+  train_options(finetune, true);
+  progress_flag(finetune);
+  json_flag(finetune);
+
+  TuneArgs tune_args;
+  auto* tune_cmd = app.add_subcommand("tune", "ASHA search over learning rate x momentum x weight decay");
+  data_args.add_to(*tune_cmd, false);
+  train_space.add_to(*tune_cmd, false);
+  train_options(tune_cmd, false);
+  tune_cmd->add_option("--threads", tune_args.threads, "worker threads (0: every core)")
+      ->capture_default_str()
+      ->check(non_negative);
+  tune_cmd->add_option("--max-epochs", tune_args.max_epochs, "epochs of a trial never stopped (default: the recipe's, 100)")
+      ->check(positive);
+  tune_cmd->add_option("--grace-period", tune_args.grace_period, "first rung, in epochs")
+      ->capture_default_str()
+      ->check(positive);
+  tune_cmd->add_option("--reduction-factor", tune_args.reduction_factor, "keep the best 1/F at each rung (F >= 2)")
+      ->capture_default_str()
+      ->check(positive);
+  tune_cmd->add_option("--learning-rates", tune_args.learning_rates, "grid, comma-separated (default 0.1,0.03,0.01,0.003)")
+      ->delimiter(',');
+  tune_cmd->add_option("--momenta", tune_args.momenta, "grid, comma-separated (default 0,0.5,0.9)")->delimiter(',');
+  tune_cmd->add_option("--weight-decays", tune_args.weight_decays, "grid, comma-separated (default 0,1e-5,1e-4)")
+      ->delimiter(',');
+  progress_flag(tune_cmd);
+  json_flag(tune_cmd);
+
+  std::vector<double> predict_hardware;
+  auto* predict = app.add_subcommand("predict", "latency (ms) of architectures from a saved predictor");
+  predict->add_option("--model", model, "model file")->required();
+  predict->add_option("--arch", arch_arg, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")
+      ->required();
+  predict->add_option("--hardware", predict_hardware, "hardware features, comma-separated (models trained with them)")
+      ->delimiter(',');
+  json_flag(predict);
+
+  SpaceArgs import_space;
+  std::string npy_dir, import_encoding = "bins8";
+  auto* import_torch = app.add_subcommand("import-torch", "save a PyTorch MLP exported one .npy per tensor as a model");
+  import_torch->add_option("--npy", npy_dir, "folder of <idx>.weight.npy and <idx>.bias.npy")->required();
+  import_torch->add_option("-o,--output", train_args.output, "model file to write")->required();
+  import_space.add_to(*import_torch, false);
+  import_torch->add_option("--encoding", import_encoding, "resolution encoding the network was trained with")
+      ->capture_default_str();
+  json_flag(import_torch);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -353,6 +984,13 @@ int main(int argc, char** argv) {
     if (*encode) return cmd_encode(space_args, arch_arg, encoding, hardware, as_json);
     if (*validate) return cmd_validate(space_args, file, as_json);
     if (*quickstart) return cmd_quickstart(seed, as_json);
+    const Progress progress(show_progress);
+    if (*train) return cmd_train(data_args, train_space, train_args, progress, as_json);
+    if (*eval) return cmd_eval(data_args, model, as_json);
+    if (*finetune) return cmd_finetune(data_args, train_args, ft_args, progress, as_json);
+    if (*tune_cmd) return cmd_tune(data_args, train_space, train_args, tune_args, progress, as_json);
+    if (*predict) return cmd_predict(model, arch_arg, predict_hardware, as_json);
+    if (*import_torch) return cmd_import_torch(import_space, npy_dir, import_encoding, train_args.output, as_json);
   } catch (const hwnas::Error& e) {
     std::cerr << "hwnas: error: " << e.what() << '\n';
     return 2;

@@ -303,7 +303,6 @@ FitReport LatencyPredictor<Scalar>::train(std::span<const Architecture> archs, s
                                           std::span<const Architecture> val_archs,
                                           std::span<const double> val_latencies, const TrainOptions& options) {
   using Vector = typename Net::Vector;
-  using RowMatrix = typename Net::RowMatrix;
   using Matrix = typename Net::Matrix;
   if (options.batch_size == 0) throw InvalidArgument("predictor: batch_size must be positive");
   if (options.epochs == 0) throw InvalidArgument("predictor: epochs must be positive");
@@ -320,7 +319,16 @@ FitReport LatencyPredictor<Scalar>::train(std::span<const Architecture> archs, s
                            .nesterov = options.nesterov});
   const std::vector<ParameterRange> trainable{{net_.layer_begin(options.frozen_layers), net_.num_parameters()}};
 
-  const RowMatrix x = encoder_.template encode_batch<Scalar>(archs);
+  // The one-hot features, kept sparse: the first layer then adds a few weight
+  // rows per architecture instead of multiplying a dense matrix.
+  SparseRows<Scalar> x;
+  x.width = encoder_.dim();
+  for (const auto& arch : archs) {
+    encoder_.for_each_feature(arch, {}, [&x](std::size_t i, double v) {
+      if (v != 0.0) x.push(i, static_cast<Scalar>(v));
+    });
+    x.end_row();
+  }
   const auto n = static_cast<Eigen::Index>(archs.size());
   Vector t(n), w(n);
   for (Eigen::Index i = 0; i < n; ++i) {
@@ -330,10 +338,10 @@ FitReport LatencyPredictor<Scalar>::train(std::span<const Architecture> archs, s
     w(i) = static_cast<Scalar>(options_.target == TargetTransform::log_standardize ? scale_ : scale_ / y);
   }
 
-  const auto batch = static_cast<Eigen::Index>(std::min<std::size_t>(options.batch_size, archs.size()));
-  RowMatrix xb(batch, x.cols());
-  Vector tb(batch), wb(batch), grad(static_cast<Eigen::Index>(net_.num_parameters()));
-  Matrix dy(batch, 1);
+  SparseRows<Scalar> xb;
+  xb.width = x.width;
+  Vector tb, wb, grad(static_cast<Eigen::Index>(net_.num_parameters()));
+  Matrix dy;
   typename Net::Workspace ws;
   std::vector<std::size_t> order(archs.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -351,17 +359,16 @@ FitReport LatencyPredictor<Scalar>::train(std::span<const Architecture> archs, s
     bool finite = true;
     for (std::size_t k = 0; k < order.size(); k += options.batch_size) {
       const auto m = static_cast<Eigen::Index>(std::min(options.batch_size, order.size() - k));
-      if (m != xb.rows()) {
-        xb.resize(m, x.cols());
-        tb.resize(m);
-        wb.resize(m);
-        dy.resize(m, 1);
-      }
+      tb.resize(m);
+      wb.resize(m);
+      dy.resize(m, 1);
+      xb.clear();
       for (Eigen::Index i = 0; i < m; ++i) {
-        const auto row = static_cast<Eigen::Index>(order[k + static_cast<std::size_t>(i)]);
-        xb.row(i) = x.row(row);
-        tb(i) = t(row);
-        wb(i) = w(row);
+        const std::size_t row = order[k + static_cast<std::size_t>(i)];
+        for (std::size_t j = x.offsets[row]; j < x.offsets[row + 1]; ++j) xb.push(x.index[j], x.value[j]);
+        xb.end_row();
+        tb(i) = t(static_cast<Eigen::Index>(row));
+        wb(i) = w(static_cast<Eigen::Index>(row));
       }
       const Matrix y = net_.forward(xb, ws);
       auto dcol = dy.col(0);

@@ -118,23 +118,26 @@ class SgdMomentum {
         throw InvalidArgument("sgd: trainable range [" + std::to_string(begin) + ", " + std::to_string(end) +
                               ") outside the " + std::to_string(params.size()) + " parameters");
       }
-      const auto b = static_cast<Eigen::Index>(begin), n = static_cast<Eigen::Index>(end - begin);
-      auto p = params.segment(b, n);
-      auto buf = buffer_.segment(b, n);
-      const auto g = grad.segment(b, n) + wd * p;  // an expression: fused into the updates below
+      // One fused pass per slice: the update is memory-bound, so each value
+      // of p, buf and grad is read once.
+      Scalar* p = params.data() + begin;
+      Scalar* buf = buffer_.data() + begin;
+      const Scalar* g = grad.data() + begin;
+      const std::size_t n = end - begin;
       if (mu == Scalar(0)) {
-        p -= lr * g;
+        for (std::size_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
         continue;
       }
-      if (started_) {
-        buf = mu * buf + damp * g;
-      } else {
-        buf = g;
-      }
-      if (options_.nesterov) {
-        p -= lr * (g + mu * buf);
-      } else {
-        p -= lr * buf;
+      const Scalar keep = started_ ? mu : Scalar(0);  // the first step sets buf = g
+      const Scalar take = started_ ? damp : Scalar(1);
+      // Nesterov steps along g + mu * buf, plain momentum along buf.
+      const Scalar along_g = options_.nesterov ? lr : Scalar(0);
+      const Scalar along_buf = options_.nesterov ? lr * mu : lr;
+      for (std::size_t i = 0; i < n; ++i) {
+        const Scalar gi = g[i] + wd * p[i];
+        const Scalar bi = keep * buf[i] + take * gi;
+        buf[i] = bi;
+        p[i] -= along_g * gi + along_buf * bi;
       }
     }
     started_ = true;
