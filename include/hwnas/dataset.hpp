@@ -184,16 +184,15 @@ inline bool dataset_blank(std::string_view s) {
 }  // namespace detail
 
 inline Dataset::Dataset(std::vector<std::string> columns) {
+  std::unordered_map<std::string_view, std::size_t> seen;  // name -> position, for linear-time checks
   for (std::size_t i = 0; i < columns.size(); ++i) {
     if (auto problem = detail::dataset_column_name_problem(columns[i]); !problem.empty()) {
       throw InvalidArgument("dataset: device column " + std::to_string(i + 1) + " ('" + columns[i] +
                             "') " + problem);
     }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (columns[j] == columns[i]) {
-        throw InvalidArgument("dataset: duplicate device column '" + columns[i] + "' (columns " +
-                              std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")");
-      }
+    if (auto [it, fresh] = seen.emplace(columns[i], i); !fresh) {
+      throw InvalidArgument("dataset: duplicate device column '" + columns[i] + "' (columns " +
+                            std::to_string(it->second + 1) + " and " + std::to_string(i + 1) + ")");
     }
   }
   columns_ = std::move(columns);
@@ -280,18 +279,17 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
   ++p;
 
   std::vector<std::string> devices;
+  std::unordered_map<std::string_view, std::size_t> first_column;  // linear-time duplicate check
   for (std::size_t q = p; q < fields.size(); ++q) {
     const std::string name(fields[q].text);
     if (auto problem = detail::dataset_column_name_problem(name); !problem.empty()) {
       throw FormatError(source_name, line_no, fields[q].column,
                         "header: device column name '" + name + "' " + problem);
     }
-    for (std::size_t k = p; k < q; ++k) {
-      if (fields[k].text == fields[q].text) {
-        throw FormatError(source_name, line_no, fields[q].column,
-                          "header: duplicate device column '" + name + "' (first at column " +
-                              std::to_string(fields[k].column) + ")");
-      }
+    if (auto [it, fresh] = first_column.emplace(fields[q].text, fields[q].column); !fresh) {
+      throw FormatError(source_name, line_no, fields[q].column,
+                        "header: duplicate device column '" + name + "' (first at column " +
+                            std::to_string(it->second) + ")");
     }
     devices.push_back(name);
   }
