@@ -149,7 +149,7 @@ class MbConvSpace {
   [[nodiscard]] Architecture mutate(const Architecture& parent, Rng& rng, const MutationOptions& options) const;
   [[nodiscard]] Architecture mutate(const Architecture& parent, Rng& rng) const;
   [[nodiscard]] Architecture crossover(const Architecture& a, const Architecture& b, Rng& rng,
-                         CrossoverMode mode = CrossoverMode::per_gene) const;
+                                       CrossoverMode mode = CrossoverMode::per_gene) const;
   /// Throws InvalidArgument naming the field, index, value and allowed set.
   void validate(const Architecture& arch) const;
   /// Don't-care slots zeroed: equal networks have equal canonical forms.
@@ -165,7 +165,7 @@ class MbConvSpace {
   [[nodiscard]] BigUint count() const;
   /// Every distinct architecture in canonical form, resolution outermost;
   /// InvalidArgument when there are more than `limit`.
-  [[nodiscard]] std::vector<Architecture> enumerate(std::uint64_t limit = 10'000'000) const;
+  [[nodiscard]] std::vector<Architecture> enumerate(std::uint64_t limit = 1'000'000) const;
 
   /// The layer list with exact shapes (validates `arch`).
   [[nodiscard]] std::vector<Layer> layers(const Architecture& arch) const;
@@ -192,7 +192,6 @@ class MbConvSpace {
 };
 
 // ---------------------------------------------------------------------------
-
 
 inline MbConvSpace::MbConvSpace(Options options) : options_(std::move(options)) {
   check_options();
