@@ -1,0 +1,119 @@
+// Wall time of hwnas's hyperparameter tuning on real measurements: the
+// method's 36-configuration grid (learning rate x momentum x weight decay,
+// tune.hpp's defaults) pruned by ASHA (grace 5, factor 4, 100 epochs), on
+// HELP's v100_64 column (benchmark split), with 2 worker threads: the
+// 2-core target of docs/results.md (<= 60 s). One run is the measurement.
+//
+// Environment: HWNAS_DATA_DIR, the folder holding help-ofa/ (default: the
+// checkout's ../shared/data).
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "hwnas/dataset.hpp"
+#include "hwnas/predictor.hpp"
+#include "hwnas/tune.hpp"
+
+namespace {
+
+using hwnas::Architecture;
+
+constexpr const char* kColumn = "v100_64";
+
+[[maybe_unused]] const int kContext = [] {
+#ifdef HWNAS_BENCH_FLAGS
+  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_BENCH_FLAGS);
+#endif
+  benchmark::AddCustomContext("hwnas_column", kColumn);
+  return 0;
+}();
+
+std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("HWNAS_DATA_DIR"); env != nullptr && *env != '\0') return env;
+  return std::filesystem::path(HWNAS_SOURCE_DIR) / ".." / "shared" / "data";
+}
+
+struct TuneData {
+  bool ok = false;
+  std::string error;
+  std::vector<Architecture> train, val;
+  std::vector<double> y_train, y_val;
+};
+
+const TuneData& tune_data() {
+  static const TuneData d = [] {
+    TuneData t;
+    const auto csv = data_dir() / "help-ofa" / "ofa_gpu_latency.csv";
+    if (!std::filesystem::exists(csv)) {
+      t.error = "skipped: " + csv.string() + " not found (the shared data is absent; set HWNAS_DATA_DIR)";
+      return t;
+    }
+    try {
+      const auto data = hwnas::Dataset::read_csv(csv);
+      const auto y = data.column(kColumn);
+      const auto split = hwnas::benchmark_split(data);
+      for (auto r : split.train) {
+        t.train.push_back(data.archs()[r]);
+        t.y_train.push_back(y[r]);
+      }
+      for (auto r : split.validation) {
+        t.val.push_back(data.archs()[r]);
+        t.y_val.push_back(y[r]);
+      }
+      t.ok = true;
+    } catch (const std::exception& e) {
+      t.error = std::string("cannot load ") + csv.string() + ": " + e.what();
+    }
+    return t;
+  }();
+  return d;
+}
+
+/// tune() with TuneOptions' defaults (36 configurations, the paper recipe's
+/// network and training) and range(0) threads. Items: epochs trained over
+/// all trials.
+void BM_Tune36(benchmark::State& state) {
+  const auto& d = tune_data();
+  if (!d.ok) {
+    state.SkipWithError(d.error.c_str());
+    return;
+  }
+  hwnas::TuneOptions options;
+  options.threads = static_cast<std::size_t>(state.range(0));
+  const auto recipe = hwnas::paper_recipe();
+  options.base = recipe.training;
+  const hwnas::LatencyPredictor<float> prototype(hwnas::MbConvSpace::ofa_mobilenet_v3(), recipe.predictor);
+  std::size_t epochs = 0, trials = 0, stopped = 0, best = 0;
+  double best_rmse = 0;
+  for (auto _ : state) {
+    const auto report = hwnas::tune(prototype, d.train, d.y_train, d.val, d.y_val, options);
+    trials = report.trials.size();
+    stopped = 0;
+    for (const auto& t : report.trials) {
+      epochs += t.epochs;
+      stopped += t.stopped_early ? 1 : 0;
+    }
+    best = report.best;
+    best_rmse = report.trials[best].final_validation_rmse;
+    benchmark::DoNotOptimize(best);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(epochs));
+  state.counters["trials"] = static_cast<double>(trials);
+  state.counters["stopped_early"] = static_cast<double>(stopped);
+  state.counters["epochs_per_run"] = static_cast<double>(epochs) / static_cast<double>(state.iterations());
+  state.counters["best_trial"] = static_cast<double>(best);
+  state.counters["best_val_rmse_ms"] = best_rmse;
+}
+BENCHMARK(BM_Tune36)
+    ->ArgName("threads")
+    ->Arg(2)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->MeasureProcessCPUTime()  // cpu_time: both workers
+    ->UseRealTime();
+
+}  // namespace
