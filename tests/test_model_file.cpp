@@ -150,10 +150,14 @@ LatencyPredictor<Scalar> unusual_predictor() {
   po.encoding.hardware_features = 3;
   po.hidden = {24, 12};
   po.target = TargetTransform::log_standardize;
+  po.linear = true;
   LatencyPredictor<Scalar> p(MbConvSpace::compofa(CompofaKernel::elastic).with_resolutions({160, 176, 192, 208, 224}), po);
   Rng rng(7);
   p.network().init(rng);
   p.set_target_scaling(1.25, 0.5);
+  std::vector<Scalar> linear;
+  for (std::size_t i = 0; i < p.linear_size(); ++i) linear.push_back(static_cast<Scalar>(rng.uniform01() - 0.5));
+  p.set_linear_weights(linear);
   return p;
 }
 
@@ -273,6 +277,8 @@ TEST_CASE_TEMPLATE("model file: save, load, save is exact", Scalar, float, doubl
   CHECK(q.target_scale() == p.target_scale());
   CHECK(q.options().target == TargetTransform::log_standardize);
   CHECK(q.options().hidden == p.options().hidden);
+  CHECK(q.options().linear);
+  CHECK(q.linear_weights() == p.linear_weights());
   CHECK(q.encoder().options().resolution == ResolutionEncoding::one_hot);
   CHECK(q.encoder().options().resolutions == p.encoder().options().resolutions);
   CHECK(q.encoder().options().hardware_features == 3);
@@ -292,6 +298,7 @@ TEST_CASE("model file: every preset space round trips") {
     p.set_target_scaling(12.5, 3.25);
     const std::string bytes = predictor_to_bytes(p);
     const auto q = predictor_from_bytes<double>(bytes, name);
+    CHECK_FALSE(q.options().linear);  // an empty 'linear' field: no linear path
     check_same_space(q.space().options(), p.space().options());
     CHECK(predictor_to_bytes(q) == bytes);
     check_same_predictions(p, q, {});
@@ -302,6 +309,7 @@ TEST_CASE("model file: a float64 file loads as float by rounding, a float32 file
   const auto pd = unusual_predictor<double>();
   const auto as_float = predictor_from_bytes<float>(predictor_to_bytes(pd));
   CHECK(as_float.network().parameters() == pd.network().parameters().cast<float>());
+  CHECK(as_float.linear_weights() == pd.linear_weights().cast<float>());
   const auto arch = sample_archs(pd.space(), 1).front();
   CHECK(as_float.predict(arch, kHardware) == doctest::Approx(pd.predict(arch, kHardware)).epsilon(1e-4));
   const std::string resaved = predictor_to_bytes(as_float);
@@ -320,7 +328,7 @@ TEST_CASE("model file: header layout and checksum (docs/model-file.md)") {
   CHECK(b.substr(0, 8) == "HWNASMDL");
   CHECK(get_le(b, 8, 4) == kModelFileVersion);
   CHECK(get_le(b, 12, 8) == b.size());
-  CHECK(get_le(b, 20, 4) == 22);  // fields
+  CHECK(get_le(b, 20, 4) == 23);  // fields
   CHECK(get_le(b, b.size() - 4, 4) == detail::crc32(std::string_view(b).substr(0, b.size() - 4)));
   // The first field: key "writer", type string.
   CHECK(b.substr(24, 7) == std::string("\x06writer", 7));
@@ -441,6 +449,18 @@ TEST_CASE("model file: rejects sizes that do not fit together") {
   CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(b, "m"),
                        has("field 'parameters' has 3409 values but layer sizes (128, 24, 13, 1) need 3435"),
                        FormatError);
+  // The linear path: the encoder's 128 features, the 120 layer bits times
+  // pixels and the intercept, or none.
+  b = good;
+  const std::size_t linear_at = payload_of(b, "linear");
+  put_le(b, linear_at - 8, 4 * 248, 8);
+  b.erase(linear_at + 4 * 248, 4);
+  put_le(b, 12, b.size(), 8);
+  reseal(b);
+  CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(b, "m"),
+                       has("field 'linear' has 248 values but the encoder's 128 features, 120 layer features times "
+                           "pixels and the intercept need 249 (or 0: no linear path)"),
+                       FormatError);
   b = good;
   put_le(b, payload_of(b, "hidden") + 8, 13, 8);
   reseal(b);
@@ -485,6 +505,14 @@ TEST_CASE("model file: rejects fields that are missing, unknown, mistyped or inv
                        has("field 'kind' = 'accuracy-xx'; this hwnas reads 'latency-mlp'"), FormatError);
   CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(edited("scalar", "float64"), "m"),
                        has("field 'scalar' = 'float64' but 'parameters' holds float32 values"), FormatError);
+  b = good;
+  b[payload_of(b, "linear") - 9] = static_cast<char>(detail::ModelFieldType::float64_array);
+  put_le(b, payload_of(b, "linear") - 8, 4 * 248, 8);  // 124 float64 values
+  b.erase(payload_of(b, "linear") + 4 * 248, 4);
+  put_le(b, 12, b.size(), 8);
+  reseal(b);
+  CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(b, "m"),
+                       has("field 'scalar' = 'float32' but 'linear' holds float64 values"), FormatError);
   CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(edited("space.family", "proxyles!"), "m"),
                        has("field 'space.family' = 'proxyles!-v3'"), FormatError);
   CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(edited("target.transform", "log-standardise"), "m"),

@@ -488,6 +488,8 @@ std::string predictor_to_bytes(const LatencyPredictor<Scalar>& predictor) {
   w.float64("target.scale", predictor.target_scale());
   w.int64_list<std::size_t>("layer_sizes", net.sizes());
   w.array<Scalar>("parameters", std::span<const Scalar>(net.parameters().data(), net.num_parameters()));
+  const auto& linear = predictor.linear_weights();
+  w.array<Scalar>("linear", std::span<const Scalar>(linear.data(), static_cast<std::size_t>(linear.size())));
   return std::move(w).finish();
 }
 
@@ -505,9 +507,13 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
   }
   const std::string scalar = r.string("scalar");
   const auto [param_type, n_params] = r.array_info("parameters");
-  const std::string_view param_scalar = param_type == detail::ModelFieldType::float32_array ? "float32" : "float64";
-  if (scalar != param_scalar) {
-    r.fail("field 'scalar' = '" + scalar + "' but 'parameters' holds " + std::string(param_scalar) + " values");
+  const auto [linear_type, n_linear] = r.array_info("linear");
+  for (const auto& [key, type] : {std::pair<const char*, detail::ModelFieldType>{"parameters", param_type},
+                                  std::pair<const char*, detail::ModelFieldType>{"linear", linear_type}}) {
+    const std::string_view holds = type == detail::ModelFieldType::float32_array ? "float32" : "float64";
+    if (scalar != holds) {
+      r.fail("field 'scalar' = '" + scalar + "' but '" + key + "' holds " + std::string(holds) + " values");
+    }
   }
 
   MbConvSpace::Options so;
@@ -539,6 +545,7 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
   eo.hardware_features = static_cast<std::size_t>(r.int64_in("encoder.hardware_features", 0, 1 << 20));
   PredictorOptions po;
   po.hidden = r.size_list("hidden");
+  po.linear = n_linear > 0;
   const std::string target = r.string("target.transform");
   if (target == to_string(TargetTransform::standardize)) {
     po.target = TargetTransform::standardize;
@@ -563,10 +570,12 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
   // its own parameters take.
   auto invalid = [&r](const Error& e) { r.fail(std::string("invalid settings: ") + e.what()); };
   std::optional<MbConvSpace> space;
-  std::size_t input_dim = 0;
+  std::size_t input_dim = 0, layer_dim = 0;
   try {
     space.emplace(std::move(so));
-    input_dim = Encoder(*space, eo).dim();
+    const Encoder encoder(*space, eo);
+    input_dim = encoder.dim();
+    layer_dim = encoder.layer_dim();
   } catch (const InvalidArgument& e) {
     invalid(e);
   }
@@ -591,6 +600,12 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
            npy_shape_string(expected) + " need " +
            (overflow ? "more than " + std::to_string(kMax) : std::to_string(need)));
   }
+  if (n_linear != 0 && n_linear != input_dim + layer_dim + 1) {
+    r.fail("field 'linear' has " + std::to_string(n_linear) + " values but the encoder's " +
+           std::to_string(input_dim) + " features, " + std::to_string(layer_dim) +
+           " layer features times pixels and the intercept need " + std::to_string(input_dim + layer_dim + 1) +
+           " (or 0: no linear path)");
+  }
   po.encoding = std::move(eo);
   std::optional<LatencyPredictor<Scalar>> built;
   try {
@@ -601,6 +616,9 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
   LatencyPredictor<Scalar>& p = *built;
   auto& net = p.network();
   r.template array_into<Scalar>("parameters", net.parameters().data());
+  std::vector<Scalar> linear(n_linear);
+  r.template array_into<Scalar>("linear", linear.data());
+  p.set_linear_weights(linear);  // its size was checked above
   try {
     p.set_target_scaling(mean, scale);
   } catch (const InvalidArgument& e) {
