@@ -1092,6 +1092,53 @@ function(hwnas_cli_case_error_usage)
   hwnas_expect_error(w "width must be in (0, 16], found 0")
 endfunction()
 
+# ------------------------------------------------------------------ lut ----
+
+# OFA's Note10 tables (width 1.2): the test vectors of ofa-reference.md §4.7,
+# 92.3980 ms and 9.8903 ms, from the folder and from its JSON form.
+function(hwnas_cli_case_lut_predict_note10)
+  hwnas_data(lut note10-lut)
+  if(NOT lut)
+    return()
+  endif()
+  file(WRITE "${CASE_DIR}/archs.jsonl" "${MAX_ARCH}\n${MIN_ARCH}\n")
+  hwnas_run(r lut predict --lut "${lut}" --space ofa-mbv3 --width 1.2 --arch @archs.jsonl --json)
+  hwnas_expect_ok(r)
+  hwnas_expect_json(r)
+  hwnas_check_length("${r_json}" 2 predictions)
+  # To 1e-4 ms (CMake's math is integer-only: compare the leading digits).
+  hwnas_get(max_ms "${r_json}" predictions 0)
+  hwnas_get(min_ms "${r_json}" predictions 1)
+  if(NOT max_ms MATCHES "^92\\.3980" OR NOT min_ms MATCHES "^9\\.8903")
+    hwnas_fail("expected 92.3980 and 9.8903 ms, found ${max_ms} and ${min_ms}")
+  endif()
+
+  hwnas_run(t lut predict --lut "${lut}" --space ofa-mbv3 --width 1.2 --arch "${MIN_ARCH}")
+  hwnas_expect_ok(t)
+  string(STRIP "${t_out}" value)
+  if(NOT value STREQUAL "9.89035")  # 6 significant digits of 9.890348
+    hwnas_fail("expected 9.89035, found '${value}'")
+  endif()
+endfunction()
+
+function(hwnas_cli_case_lut_predict_errors)
+  hwnas_data(lut note10-lut)
+  if(NOT lut)
+    return()
+  endif()
+  # The tables are w1.2; the default width 1.0 has other keys.
+  hwnas_run(w lut predict --lut "${lut}" --space ofa-mbv3 --arch "${MIN_ARCH}")
+  hwnas_expect_error(w "no entry 'Conv-input:160x160x3-output:80x80x16' in table")
+  hwnas_expect_contains(w err "do --space and --width (1) match")
+  # r = 128 is in the space but has no table.
+  string(REPLACE "[160]" "[128]" arch128 "${MIN_ARCH}")
+  hwnas_run(r lut predict --lut "${lut}" --space ofa-mbv3 --width 1.2 --arch "${arch128}")
+  hwnas_expect_error(r "no table for resolution 128 (tables: 160, 164,")
+  file(WRITE "${CASE_DIR}/bad/160_lookup_table.yaml" "a:\n  count: 1\n  mean: x\n  std: 0\n")
+  hwnas_run(b lut predict --lut bad --space ofa-mbv3 --width 1.2 --arch "${MIN_ARCH}")
+  hwnas_expect_error(b "160_lookup_table.yaml:3:9: a.mean: expected a number, found 'x'")
+endfunction()
+
 # ----------------------------------------------------------------- main ----
 
 if(NOT COMMAND hwnas_cli_case_${CASE})
@@ -1102,3 +1149,4 @@ file(REMOVE_RECURSE "${CASE_DIR}")
 file(MAKE_DIRECTORY "${CASE_DIR}")
 cmake_language(CALL hwnas_cli_case_${CASE})
 message(STATUS "[${CASE}] passed")
+

@@ -30,6 +30,7 @@
 
 #include "hwnas/arch_io.hpp"
 #include "hwnas/hwnas.hpp"
+#include "hwnas/lut_io.hpp"
 
 namespace {
 
@@ -775,6 +776,39 @@ int cmd_predict(const std::string& model, const std::string& arch_arg, const std
   return 0;
 }
 
+/// `--lut DIR` (OFA's folder of <r>_lookup_table.yaml) or `--lut FILE.json`.
+hwnas::LookupTables load_luts(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return hwnas::read_lut_folder(path);
+  return hwnas::read_lut_json(path);
+}
+
+int cmd_lut_predict(const SpaceArgs& space_args, const std::string& lut_path, const std::string& arch_arg,
+                    bool as_json) {
+  const hwnas::LutEstimator lut(space_args.make(), load_luts(lut_path));
+  const auto archs = load_archs(arch_arg);
+  std::vector<double> values;
+  values.reserve(archs.size());
+  for (std::size_t i = 0; i < archs.size(); ++i) {
+    try {
+      values.push_back(lut.predict(archs[i]));
+    } catch (const hwnas::InvalidArgument& e) {
+      std::string what = "--arch: architecture " + std::to_string(i) + ": " + e.what();
+      if (what.find("no entry") != std::string::npos) {
+        what += "; the keys hold the layer widths: do --space and --width (" +
+                hwnas::detail::format_double(space_args.width) + ") match the tables' supernet?";
+      }
+      throw hwnas::InvalidArgument(what);
+    }
+  }
+  if (as_json) {
+    print({{"predictions", values}, {"lut", lut_path}});
+    return 0;
+  }
+  std::cout << std::setprecision(6);
+  for (double v : values) std::cout << v << '\n';
+  return 0;
+}
+
 int cmd_import_torch(const SpaceArgs& space_args, const std::string& dir, const std::string& encoding,
                      const std::string& output, bool as_json) {
   check_output_path(output);
@@ -971,6 +1005,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   json_flag(import_torch);
 
+  SpaceArgs lut_space;
+  std::string lut_path;
+  auto* lut_cmd = app.add_subcommand("lut", "OFA-compatible latency lookup tables");
+  lut_cmd->require_subcommand(1);
+  auto* lut_predict = lut_cmd->add_subcommand("predict", "latency (ms) of architectures: the sum of their layers' table entries");
+  lut_predict->add_option("--lut", lut_path, "folder of <r>_lookup_table.yaml (OFA's layout) or a .json table file")
+      ->required();
+  lut_space.add_to(*lut_predict, true);
+  lut_predict->add_option("--arch", arch_arg, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")
+      ->required();
+  json_flag(lut_predict);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -990,6 +1036,7 @@ int main(int argc, char** argv) {
     if (*finetune) return cmd_finetune(data_args, train_args, ft_args, progress, as_json);
     if (*tune_cmd) return cmd_tune(data_args, train_space, train_args, tune_args, progress, as_json);
     if (*predict) return cmd_predict(model, arch_arg, predict_hardware, as_json);
+    if (*lut_predict) return cmd_lut_predict(lut_space, lut_path, arch_arg, as_json);
     if (*import_torch) return cmd_import_torch(import_space, npy_dir, import_encoding, train_args.output, as_json);
   } catch (const hwnas::Error& e) {
     std::cerr << "hwnas: error: " << e.what() << '\n';

@@ -3,7 +3,8 @@
 # those already present. Prints one line when nothing is missing.
 set -euo pipefail
 
-# Core: Eigen. Program and JSON formats: nlohmann-json, CLI11. Tests: doctest,
+# Core: Eigen. Program and file formats: nlohmann-json, yaml-cpp (OFA's lookup
+# tables), CLI11. Tests: doctest,
 # xtensor (an independent .npy writer). Benchmarks (-DHWNAS_BUILD_BENCHMARKS=ON):
 # Google Benchmark.
 packages=(
@@ -16,6 +17,7 @@ packages=(
   doctest-dev
   xtensor-dev
   libbenchmark-dev
+  libyaml-cpp-dev
 )
 
 missing=()

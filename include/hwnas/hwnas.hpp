@@ -1,5 +1,6 @@
 // Umbrella header for the core of hwnas (Eigen only). The file-format headers
-// that need nlohmann-json (hwnas/arch_io.hpp, target hwnas::io) and the
+// that need nlohmann-json or yaml-cpp (hwnas/arch_io.hpp, hwnas/lut_io.hpp,
+// target hwnas::io) and the
 // optional measurement adapters are included separately.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include "hwnas/big_uint.hpp"
 #include "hwnas/encoding.hpp"
 #include "hwnas/error.hpp"
+#include "hwnas/lut.hpp"
 #include "hwnas/metrics.hpp"
 #include "hwnas/model_file.hpp"
 #include "hwnas/nn/loss.hpp"

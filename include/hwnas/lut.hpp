@@ -1,0 +1,261 @@
+// OFA's latency lookup tables (LUT): the measured latency of each layer,
+// keyed by the layer's signature, and a sub-network's latency as the sum
+// over its layers (ofa-reference.md §4). The file formats (OFA's YAML
+// folder, a JSON form) are in lut_io.hpp.
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hwnas/architecture.hpp"
+#include "hwnas/error.hpp"
+#include "hwnas/space/layer.hpp"
+#include "hwnas/space/mbconv_space.hpp"
+
+namespace hwnas {
+
+/// One measured layer, as OFA stores it: how many runs, their mean and
+/// standard deviation, in ms. Only the mean enters a network's latency.
+struct LutEntry {
+  std::int64_t count = 0;
+  double mean = 0;
+  double std = 0;
+  friend bool operator==(const LutEntry&, const LutEntry&) = default;
+};
+
+/// The table of one input resolution: layer key -> entry, kept in key order
+/// (the order of OFA's files). `name` says where it came from (a file path)
+/// and appears in every error about it.
+class LookupTable {
+ public:
+  using Map = std::map<std::string, LutEntry, std::less<>>;
+
+  LookupTable() = default;
+  explicit LookupTable(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const noexcept { return name_; }
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+  const Map& entries() const noexcept { return entries_; }
+
+  /// Adds or replaces an entry. InvalidArgument for an empty key, a key with
+  /// control characters, a negative count, or a mean or std that is negative
+  /// or not finite.
+  void set(std::string key, const LutEntry& entry);
+  /// nullptr when the key is absent.
+  const LutEntry* find(std::string_view key) const {
+    const auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  /// InvalidArgument naming the key and the table when it is absent.
+  const LutEntry& at(std::string_view key) const;
+
+  friend bool operator==(const LookupTable& a, const LookupTable& b) { return a.entries_ == b.entries_; }
+
+ private:
+  std::string name_;
+  Map entries_;
+};
+
+/// Tables by input resolution: what OFA's folder of `<r>_lookup_table.yaml`
+/// files holds.
+using LookupTables = std::map<int, LookupTable>;
+
+/// Calls fn(key, layers) for each LUT entry a layer list needs, in network
+/// order: one key per layer, except ProxylessNAS's pooling, which its
+/// `Logits` entry covers (fn then gets the pool and the classifier). Keys
+/// follow ofa-reference.md §4.2: MobileNetV3 `expanded_conv` keys hold the
+/// middle width as `expand` plus se and hs; ProxylessNAS ones hold the ratio.
+template <class Fn>
+void for_each_lut_key(Family family, std::span<const Layer> layers, Fn&& fn);
+
+/// The keys of a sub-network, in network order (validates `arch`).
+std::vector<std::string> lut_keys(const MbConvSpace& space, const Architecture& arch);
+
+/// A sub-network's latency as the sum of its layers' mean latencies
+/// (ofa-reference.md §4.3), from the table of its resolution. Const members
+/// are thread-safe.
+class LutEstimator {
+ public:
+  /// InvalidArgument when `tables` is empty.
+  LutEstimator(MbConvSpace space, LookupTables tables);
+
+  const MbConvSpace& space() const noexcept { return space_; }
+  const LookupTables& tables() const noexcept { return tables_; }
+
+  /// Latency in ms. InvalidArgument for an invalid architecture, a
+  /// resolution without a table (listing those loaded), or a missing key
+  /// (naming the key and the table): never a silent 0.
+  double predict(const Architecture& arch) const;
+  std::vector<double> predict(std::span<const Architecture> archs) const;
+
+ private:
+  MbConvSpace space_;
+  LookupTables tables_;
+};
+
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+inline void append_int(std::string& out, long long v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+/// "input:HxWxC-output:HxWxC" (square maps), then the caller's fields.
+inline void append_shapes(std::string& out, int in_size, int in_channels, int out_size, int out_channels) {
+  out += "-input:";
+  append_int(out, in_size);
+  out += 'x';
+  append_int(out, in_size);
+  out += 'x';
+  append_int(out, in_channels);
+  out += "-output:";
+  append_int(out, out_size);
+  out += 'x';
+  append_int(out, out_size);
+  out += 'x';
+  append_int(out, out_channels);
+}
+
+}  // namespace detail
+
+inline void LookupTable::set(std::string key, const LutEntry& entry) {
+  const std::string where = "lut '" + name_ + "': ";
+  if (key.empty()) throw InvalidArgument(where + "empty key");
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f) throw InvalidArgument(where + "key '" + key + "' holds a control character");
+  }
+  if (entry.count < 0) {
+    throw InvalidArgument(where + key + ": count must be >= 0, found " + std::to_string(entry.count));
+  }
+  if (!std::isfinite(entry.mean) || entry.mean < 0) {
+    throw InvalidArgument(where + key + ": mean must be finite and >= 0 (ms), found " + std::to_string(entry.mean));
+  }
+  if (!std::isfinite(entry.std) || entry.std < 0) {
+    throw InvalidArgument(where + key + ": std must be finite and >= 0, found " + std::to_string(entry.std));
+  }
+  entries_.insert_or_assign(std::move(key), entry);
+}
+
+inline const LutEntry& LookupTable::at(std::string_view key) const {
+  if (const LutEntry* e = find(key)) return *e;
+  throw InvalidArgument("lut: no entry '" + std::string(key) + "' in table '" + name_ + "' (" +
+                        std::to_string(entries_.size()) + " entries)");
+}
+
+template <class Fn>
+void for_each_lut_key(Family family, std::span<const Layer> layers, Fn&& fn) {
+  const bool mbv3 = family == Family::mobilenet_v3;
+  std::string key;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    key.clear();
+    std::size_t covered = 1;
+    switch (l.kind) {
+      case LayerKind::first_conv:
+        key = "Conv";
+        detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+        break;
+      case LayerKind::mbconv:
+        key = "expanded_conv";
+        detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+        key += "-expand:";
+        detail::append_int(key, mbv3 ? l.mid_channels : l.expand_ratio);
+        key += "-kernel:";
+        detail::append_int(key, l.kernel);
+        key += "-stride:";
+        detail::append_int(key, l.stride);
+        key += l.shortcut ? "-idskip:1" : "-idskip:0";
+        if (mbv3) {
+          key += l.has_se() ? "-se:1" : "-se:0";
+          key += l.act == Activation::h_swish ? "-hs:1" : "-hs:0";
+        }
+        break;
+      case LayerKind::final_expand:
+        key = "Conv_1";
+        detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+        break;
+      case LayerKind::feature_mix:
+        // MobileNetV3 mixes after pooling (Conv_2, 1x1), ProxylessNAS before (Conv_1).
+        key = mbv3 ? "Conv_2" : "Conv_1";
+        detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+        break;
+      case LayerKind::pool:
+        if (mbv3) {
+          key = "AvgPool2D";
+          detail::append_shapes(key, l.in_size, l.in_channels, 1, l.out_channels);
+          break;
+        }
+        // ProxylessNAS: "Logits-input:fxfxC-output:N" covers pooling and the classifier.
+        if (i + 1 < layers.size() && layers[i + 1].kind == LayerKind::classifier) {
+          key = "Logits-input:";
+          detail::append_int(key, l.in_size);
+          key += 'x';
+          detail::append_int(key, l.in_size);
+          key += 'x';
+          detail::append_int(key, l.in_channels);
+          key += "-output:";
+          detail::append_int(key, layers[i + 1].out_channels);
+          covered = 2;
+        }
+        break;
+      case LayerKind::classifier:
+        key = "Logits-input:1x1x";
+        detail::append_int(key, l.in_channels);
+        key += "-output:";
+        detail::append_int(key, l.out_channels);
+        break;
+    }
+    if (key.empty()) throw InvalidArgument("lut: a " + std::string(to_string(l.kind)) + " layer has no LUT key here");
+    fn(std::string_view(key), layers.subspan(i, covered));
+    i += covered - 1;
+  }
+}
+
+inline std::vector<std::string> lut_keys(const MbConvSpace& space, const Architecture& arch) {
+  const auto layers = space.layers(arch);
+  std::vector<std::string> keys;
+  for_each_lut_key(space.options().family, layers,
+                   [&](std::string_view key, std::span<const Layer>) { keys.emplace_back(key); });
+  return keys;
+}
+
+inline LutEstimator::LutEstimator(MbConvSpace space, LookupTables tables)
+    : space_(std::move(space)), tables_(std::move(tables)) {
+  if (tables_.empty()) throw InvalidArgument("lut: no tables (one per input resolution is needed)");
+}
+
+inline double LutEstimator::predict(const Architecture& arch) const {
+  const auto layers = space_.layers(arch);
+  const auto it = tables_.find(arch.r);
+  if (it == tables_.end()) {
+    std::string have;
+    for (const auto& [r, t] : tables_) have += (have.empty() ? "" : ", ") + std::to_string(r);
+    throw InvalidArgument("lut: no table for resolution " + std::to_string(arch.r) + " (tables: " + have + ")");
+  }
+  const LookupTable& table = it->second;
+  double sum = 0;
+  for_each_lut_key(space_.options().family, layers,
+                   [&](std::string_view key, std::span<const Layer>) { sum += table.at(key).mean; });
+  return sum;
+}
+
+inline std::vector<double> LutEstimator::predict(std::span<const Architecture> archs) const {
+  std::vector<double> out;
+  out.reserve(archs.size());
+  for (const auto& a : archs) out.push_back(predict(a));
+  return out;
+}
+
+}  // namespace hwnas
