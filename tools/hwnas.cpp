@@ -529,14 +529,15 @@ void warn_if_diverged(const hwnas::FitReport& r) {
 }
 
 struct TrainArgs {
-  std::string recipe = "default";
+  std::string recipe;  ///< empty: the command's default (finetune: "finetune", others: "default")
   std::size_t epochs = 0;  ///< 0: the recipe's
   std::uint64_t seed = 0;
   std::string output;
 };
 
-int cmd_train(const DataArgs& data_args, const SpaceArgs& space_args, const TrainArgs& args,
-              const Progress& progress, bool as_json) {
+int cmd_train(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args, const Progress& progress,
+              bool as_json) {
+  if (args.recipe.empty()) args.recipe = "default";
   const auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
   const auto space = space_args.make();
   check_output_path(args.output);
@@ -602,11 +603,14 @@ int cmd_eval(const DataArgs& data_args, const std::string& model, bool as_json) 
 struct FinetuneArgs {
   std::string base;
   std::size_t samples = 0;
-  std::size_t frozen_layers = 2;
+  std::size_t frozen_layers = 0;
+  bool frozen_given = false;  ///< otherwise: 2 for the paper recipe (the method's fine-tuning), else 0
 };
 
-int cmd_finetune(const DataArgs& data_args, const TrainArgs& args, const FinetuneArgs& ft,
-                 const Progress& progress, bool as_json) {
+int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, const Progress& progress,
+                 bool as_json) {
+  if (args.recipe.empty()) args.recipe = "finetune";
+  if (!ft.frozen_given) ft.frozen_layers = args.recipe == "paper" ? 2 : 0;
   auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
   check_output_path(args.output);
   auto predictor = hwnas::load_predictor<float>(ft.base);
@@ -625,13 +629,18 @@ int cmd_finetune(const DataArgs& data_args, const TrainArgs& args, const Finetun
   const auto chosen = hwnas::random_subset(table.split.train, ft.samples, args.seed);
   const auto& space = predictor.space();
   const auto [xt, yt] = table.rows(chosen, space, data_args.csv);
-  const auto [xv, yv] = table.rows(table.split.validation, space, data_args.csv);
   const auto [xs, ys] = table.rows(table.split.test, space, data_args.csv);
 
+  // Fine-tuning sees the N samples and nothing else: the recipe's hold-out
+  // (finetune: 20 % of them) plays the validation rows.
   auto options = recipe.training;
   options.frozen_layers = ft.frozen_layers;
   options.on_epoch = progress.epoch_hook(options.epochs);
-  const auto report = predictor.fine_tune(xt, yt, xv, yv, options);
+  const auto report = predictor.fine_tune(xt, yt, {}, {}, options);
+  const auto n_holdout = report.validation_rmse.empty()
+                             ? std::size_t{0}
+                             : std::min(ft.samples - 1, static_cast<std::size_t>(std::llround(
+                                                            options.holdout * static_cast<double>(ft.samples))));
   warn_if_diverged(report);
   hwnas::save_predictor(predictor, args.output);
   const auto m = predictor.evaluate(xs, ys);
@@ -647,15 +656,15 @@ int cmd_finetune(const DataArgs& data_args, const TrainArgs& args, const Finetun
               {"samples", ft.samples},
               {"frozen_layers", ft.frozen_layers},
               {"n_train", xt.size()},
-              {"n_validation", xv.size()},
+              {"n_holdout", n_holdout},
               {"n_test", xs.size()},
               {"model", args.output}});
     print(j);
     return 0;
   }
   std::cout << "fine-tuned " << ft.base << " to " << data_args.target << " with " << ft.samples << " samples ("
-            << ft.frozen_layers << " frozen layers, " << args.recipe << " recipe, " << xv.size()
-            << " validation rows): " << fit_text(report) << "\n"
+            << ft.frozen_layers << " frozen layers, " << args.recipe << " recipe, " << n_holdout
+            << " of them held out): " << fit_text(report) << "\n"
             << "test: " << metrics_text(m) << "\n"
             << "saved " << args.output << "\n";
   return 0;
@@ -693,8 +702,9 @@ std::string trial_text(const hwnas::TrialResult& t) {
   return s;
 }
 
-int cmd_tune(const DataArgs& data_args, const SpaceArgs& space_args, const TrainArgs& args, const TuneArgs& ta,
+int cmd_tune(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args, const TuneArgs& ta,
              const Progress& progress, bool as_json) {
+  if (args.recipe.empty()) args.recipe = "default";
   const auto recipe = make_recipe(args.recipe, ta.max_epochs, args.seed);
   const auto space = space_args.make();
   const auto table = load_table(data_args, false, "tune");
@@ -923,8 +933,9 @@ int main(int argc, char** argv) {
   DataArgs data_args;
   TrainArgs train_args;
   auto train_options = [&](CLI::App* cmd, bool with_output) {
-    cmd->add_option("--recipe", train_args.recipe, "paper (the method exactly) or default (hwnas's best)")
-        ->capture_default_str();
+    cmd->add_option("--recipe", train_args.recipe,
+                    "paper (the method exactly), default (hwnas's best; train's and tune's default) or finetune "
+                    "(default, for N samples; finetune's default)");
     cmd->add_option("--seed", train_args.seed, "seed of the initialisation, the batches (and finetune's samples)")
         ->capture_default_str()
         ->check(non_negative);
@@ -955,9 +966,10 @@ int main(int argc, char** argv) {
   finetune->add_option("--samples", ft_args.samples, "train rows drawn (seeded) from the split's train rows")
       ->required()
       ->check(positive);
-  finetune->add_option("--frozen-layers", ft_args.frozen_layers, "first layers kept as they are (the method: 2)")
-      ->capture_default_str()
-      ->check(non_negative);
+  auto* frozen_opt = finetune
+                        ->add_option("--frozen-layers", ft_args.frozen_layers,
+                                     "first layers kept as they are (default: 2 with --recipe paper, the method's; else 0)")
+                        ->check(non_negative);
   train_options(finetune, true);
   progress_flag(finetune);
   json_flag(finetune);
@@ -1033,6 +1045,7 @@ int main(int argc, char** argv) {
     const Progress progress(show_progress);
     if (*train) return cmd_train(data_args, train_space, train_args, progress, as_json);
     if (*eval) return cmd_eval(data_args, model, as_json);
+    ft_args.frozen_given = frozen_opt->count() > 0;
     if (*finetune) return cmd_finetune(data_args, train_args, ft_args, progress, as_json);
     if (*tune_cmd) return cmd_tune(data_args, train_space, train_args, tune_args, progress, as_json);
     if (*predict) return cmd_predict(model, arch_arg, predict_hardware, as_json);
