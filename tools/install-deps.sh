@@ -20,6 +20,15 @@ packages=(
   libyaml-cpp-dev
 )
 
+# --torch: also libtorch, for the optional libtorch measurement adapter
+# (-DHWNAS_WITH_TORCH=ON) and the executor-vs-libtorch benchmark.
+for arg in "$@"; do
+  case "$arg" in
+    --torch) packages+=(libtorch-dev) ;;
+    *) echo "install-deps: unknown option '$arg' (expected --torch)" >&2; exit 2 ;;
+  esac
+done
+
 missing=()
 for pkg in "${packages[@]}"; do
   status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
