@@ -124,6 +124,40 @@ TEST_CASE("lut: every key the w1.2 space can produce is in the Note10 table of i
   }
 }
 
+TEST_CASE("lut: lut_layers lists every key a space can produce, for every preset") {
+  HWNAS_REQUIRE_DATA(dir, "note10-lut");
+  const auto tables = read_lut_folder(dir);
+  const auto w12 = MbConvSpace::ofa_mobilenet_v3(1.2);
+  for (const auto& [r, table] : tables) {
+    const auto items = lut_layers(w12, r);
+    std::set<std::string> keys, in_table;
+    for (const auto& [key, layers] : items) keys.insert(key);
+    for (const auto& [key, entry] : table.entries()) in_table.insert(key);
+    CHECK(keys == in_table);
+  }
+  // CompOFA fixed-kernel: one kernel per stage, expand coupled to depth
+  // (3 pairs), first and later block: 5 x 3 x 2 + block 0 + 5 = 36.
+  CHECK(lut_layers(MbConvSpace::compofa(CompofaKernel::fixed), 224).size() == 36);
+  // CompOFA elastic: 3 kernels x 3 expands: 5 x 9 x 2 + 6 = 96, as OFA.
+  CHECK(lut_layers(MbConvSpace::compofa(CompofaKernel::elastic), 224).size() == 96);
+  // ProxylessNAS: 6 stages, the last with one block; Conv, block 0, Conv_1, Logits.
+  const auto proxyless = lut_layers(MbConvSpace::ofa_proxyless(1.3), 224);
+  CHECK(proxyless.size() == std::size_t(5 * 9 * 2 + 9 + 4));
+  CHECK(proxyless.at("Logits-input:7x7x1664-output:1000").size() == 2);  // pool + classifier
+  // Every key of a random sub-network is in the list.
+  Rng rng(3);
+  for (const auto& space : {MbConvSpace::ofa_mobilenet_v3(), MbConvSpace::compofa(CompofaKernel::fixed),
+                            MbConvSpace::ofa_proxyless(1.3)}) {
+    const auto items = lut_layers(space, 192);
+    for (int i = 0; i < 50; ++i) {
+      Architecture a = space.sample(rng);
+      a.r = 192;
+      for (const auto& key : lut_keys(space, a)) CHECK(items.count(key) == 1);
+    }
+  }
+  CHECK_THROWS_WITH_AS(lut_layers(w12, 100), "ofa-mbv3: resolution 100 is not in the space", InvalidArgument);
+}
+
 TEST_CASE("lut: loading and saving OFA's YAML gives back the original bytes") {
   HWNAS_REQUIRE_DATA(dir, "note10-lut");
   const auto tables = read_lut_folder(dir);

@@ -4,6 +4,7 @@
 // folder, a JSON form) are in lut_io.hpp.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/error.hpp"
+#include "hwnas/random.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
@@ -79,6 +81,12 @@ void for_each_lut_key(Family family, std::span<const Layer> layers, Fn&& fn);
 
 /// The keys of a sub-network, in network order (validates `arch`).
 std::vector<std::string> lut_keys(const MbConvSpace& space, const Architecture& arch);
+
+/// Every key a space can produce at resolution `r`, with the layers each
+/// covers: the fixed layers, and per stage the first and the later blocks
+/// for every kernel / expand pair the stage allows. A lookup-table builder's
+/// work list. InvalidArgument when r is not one of the space's resolutions.
+std::map<std::string, std::vector<Layer>> lut_layers(const MbConvSpace& space, int r);
 
 /// A sub-network's latency as the sum of its layers' mean latencies
 /// (ofa-reference.md §4.3), from the table of its resolution. Const members
@@ -229,6 +237,46 @@ inline std::vector<std::string> lut_keys(const MbConvSpace& space, const Archite
   for_each_lut_key(space.options().family, layers,
                    [&](std::string_view key, std::span<const Layer>) { keys.emplace_back(key); });
   return keys;
+}
+
+inline std::map<std::string, std::vector<Layer>> lut_layers(const MbConvSpace& space, int r) {
+  const auto& o = space.options();
+  if (std::find(o.resolutions.begin(), o.resolutions.end(), r) == o.resolutions.end()) {
+    throw InvalidArgument(space.name() + ": resolution " + std::to_string(r) + " is not in the space");
+  }
+  std::map<std::string, std::vector<Layer>> out;
+  auto collect = [&](const Architecture& arch) {
+    const auto layers = space.layers(arch);
+    for_each_lut_key(o.family, layers, [&](std::string_view key, std::span<const Layer> covered) {
+      out.try_emplace(std::string(key), covered.begin(), covered.end());
+    });
+  };
+  // A block's key depends on its stage, whether it is the stage's first
+  // block, its kernel and expand ratio and r, not on the other stages: vary
+  // one stage at a time over every depth and kernel / expand it allows,
+  // with its blocks uniform, on a valid template.
+  Rng rng(0);
+  Architecture base = space.sample(rng);
+  base.r = r;
+  for (std::size_t s = 0; s < space.num_stages(); ++s) {
+    const auto& stage = space.stages()[s];
+    const std::vector<int> kernels = space.fixed_kernel() ? std::vector<int>{o.stage_kernels[s]} : o.kernel_choices;
+    for (int d : stage.depth_choices) {
+      const std::vector<int> expands = space.coupled() ? std::vector<int>{space.coupled_expand(d)} : o.expand_choices;
+      for (int k : kernels) {
+        for (int e : expands) {
+          Architecture a = base;
+          a.d[s] = d;
+          for (int j = 0; j < stage.max_depth; ++j) {
+            a.ks[static_cast<std::size_t>(stage.first_slot + j)] = k;
+            a.e[static_cast<std::size_t>(stage.first_slot + j)] = e;
+          }
+          collect(a);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 inline LutEstimator::LutEstimator(MbConvSpace space, LookupTables tables)

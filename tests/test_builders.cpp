@@ -1,0 +1,162 @@
+// Dataset and lookup-table builders: complete, resumable after an
+// interruption with nothing lost or measured twice, and consistent with the
+// LUT estimator. A fake adapter whose "latency" is the layers' MACs makes
+// the expected values exact; one small build runs the real CPU executor.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "hwnas/detail/file_io.hpp"
+#include "hwnas/lut_io.hpp"
+#include "hwnas/measure/builders.hpp"
+#include "hwnas/measure/cpu_executor.hpp"
+
+using namespace hwnas;
+using namespace hwnas::measure;
+
+namespace {
+
+/// Every run of a layer list "takes" its MACs / 1e6 ms, exactly.
+struct MacsDevice {
+  struct Prepared {
+    double ms = 0;
+  };
+  std::size_t prepared = 0;
+  Prepared prepare(std::span<const Layer> layers, int batch) {
+    ++prepared;
+    return {static_cast<double>(network_cost({layers.begin(), layers.end()}).macs) * batch / 1e6};
+  }
+  void run(Prepared&) {}
+  void synchronize() {}
+  double timed_run(Prepared& p) { return p.ms; }
+  std::string name() const { return "macs"; }
+};
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("hwnas_test_builders_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::size_t files_in(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+const TimingOptions kQuick{.warmup = 0, .repeats = 3};
+
+}  // namespace
+
+TEST_CASE("builders: a dataset build, interrupted and resumed, equals an uninterrupted one") {
+  const auto space = MbConvSpace::ofa_mobilenet_v3().with_resolutions({160, 192, 224});
+  const auto dir = fresh_dir("dataset");
+  MacsDevice dev;
+  DatasetBuildOptions o{.n = 20, .seed = 5, .timing = kQuick, .column = "macs_ms"};
+  const auto whole = build_dataset(dev, space, dir / "whole.csv", o);
+  CHECK(whole.measured == 20);
+  CHECK(whole.resumed == 0);
+  CHECK_FALSE(whole.stopped);
+  const auto data = Dataset::read_csv(dir / "whole.csv");
+  REQUIRE(data.size() == 20);
+  CHECK(data.columns() == std::vector<std::string>{"macs_ms", "macs_ms_mean", "macs_ms_p90", "macs_ms_std", "macs_ms_runs"});
+  const auto archs = dataset_architectures(space, 20, 5);
+  for (std::size_t i = 0; i < 20; ++i) {
+    CHECK(data.ids()[i] == static_cast<std::int64_t>(i));
+    CHECK(data.latency(i, 0) == static_cast<double>(space.cost(archs[i]).macs) / 1e6);
+    CHECK(data.latency(i, 3) < 1e-9);  // std of three equal runs
+    CHECK(data.latency(i, 4) == 3.0);
+  }
+
+  // Stop after 7 rows: 7 rows on disk; the rerun measures the other 13.
+  auto stop_at_7 = o;
+  stop_at_7.on_progress = [](const BuildProgress& p) { return p.done == 7; };
+  const auto first = build_dataset(dev, space, dir / "resumed.csv", stop_at_7);
+  CHECK(first.measured == 7);
+  CHECK(first.stopped);
+  CHECK(Dataset::read_csv(dir / "resumed.csv").size() == 7);
+  std::vector<BuildProgress> seen;
+  auto watch = o;
+  watch.on_progress = [&](const BuildProgress& p) {
+    seen.push_back(p);
+    return false;
+  };
+  const auto second = build_dataset(dev, space, dir / "resumed.csv", watch);
+  CHECK(second.resumed == 7);
+  CHECK(second.measured == 13);
+  REQUIRE(seen.size() == 13);
+  CHECK(seen.front().done == 8);
+  CHECK(seen.back().done == 20);
+  CHECK(seen.back().total == 20);
+  CHECK(seen.back().eta_s == 0.0);
+  CHECK(hwnas::detail::read_file(dir / "resumed.csv") == hwnas::detail::read_file(dir / "whole.csv"));
+  // A finished build measures nothing.
+  const std::size_t before = dev.prepared;
+  CHECK(build_dataset(dev, space, dir / "resumed.csv", o).measured == 0);
+  CHECK(dev.prepared == before);
+  CHECK(files_in(dir) == 2);  // no temp files left behind
+
+  // Resuming with other settings is refused.
+  auto other_seed = o;
+  other_seed.seed = 6;
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, dir / "whole.csv", other_seed),
+                       doctest::Contains("row id 0 is not this build's"), InvalidArgument);
+  auto other_column = o;
+  other_column.column = "cpu";
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, dir / "whole.csv", other_column),
+                       doctest::Contains("has other columns"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(build_dataset(dev, MbConvSpace::compofa(CompofaKernel::fixed), dir / "x.csv",
+                                     DatasetBuildOptions{.n = 7000}),
+                       "measure: 7000 distinct sub-networks requested, compofa-fixed has 6075", InvalidArgument);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builders: a LUT build is resumable and its sums are the whole networks'") {
+  const auto space = MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions({160, 224});
+  const auto dir = fresh_dir("lut");
+  MacsDevice dev;
+  const LutBuildOptions o{.timing = kQuick};
+  const auto whole = build_lut(dev, space, dir / "whole", o);
+  CHECK(whole.measured == 2 * 36);
+  const auto tables = read_lut_folder(dir / "whole");
+  REQUIRE(tables.size() == 2);
+  CHECK(tables.at(160).size() == 36);
+  CHECK(tables.at(224).at("Logits-input:1x1x1280-output:1000").count == 3);
+
+  auto stop_at_50 = o;
+  stop_at_50.on_progress = [](const BuildProgress& p) { return p.done == 50; };
+  CHECK(build_lut(dev, space, dir / "resumed", stop_at_50).measured == 50);
+  const auto rest = build_lut(dev, space, dir / "resumed", o);
+  CHECK(rest.resumed == 50);
+  CHECK(rest.measured == 22);
+  for (int r : {160, 224}) {
+    const std::string name = std::to_string(r) + "_lookup_table.yaml";
+    CHECK(hwnas::detail::read_file(dir / "resumed" / name) == hwnas::detail::read_file(dir / "whole" / name));
+  }
+  CHECK(files_in(dir / "resumed") == 2);
+
+  // With MACs as latency, the sum over a network's keys is the network's.
+  const LutEstimator lut(space, tables);
+  Rng rng(2);
+  for (int i = 0; i < 20; ++i) {
+    const Architecture a = space.sample(rng);
+    CHECK(lut.predict(a) == doctest::Approx(static_cast<double>(space.cost(a).macs) / 1e6));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builders: the CPU executor measures a small dataset and LUT of this machine") {
+  const auto space = MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions({128});
+  const auto dir = fresh_dir("cpu");
+  CpuExecutor cpu;
+  const auto report = build_dataset(cpu, space, dir / "cpu.csv", {.n = 3, .timing = kQuick, .column = "cpu"});
+  CHECK(report.measured == 3);
+  const auto data = Dataset::read_csv(dir / "cpu.csv");
+  for (std::size_t i = 0; i < 3; ++i) CHECK(data.latency(i, 0) > 0);
+  CHECK(build_lut(cpu, space, dir / "lut", {.timing = kQuick}).measured == 36);
+  const LutEstimator lut(space, read_lut_folder(dir / "lut"));
+  CHECK(lut.predict(data.archs()[0]) > 0);
+  std::filesystem::remove_all(dir);
+}
