@@ -31,6 +31,11 @@
 #include "hwnas/arch_io.hpp"
 #include "hwnas/hwnas.hpp"
 #include "hwnas/lut_io.hpp"
+#include "hwnas/measure/builders.hpp"
+#include "hwnas/measure/cpu_executor.hpp"
+#ifdef HWNAS_CLI_WITH_TORCH
+#include "hwnas/measure/torch_adapter.hpp"
+#endif
 
 namespace {
 
@@ -326,6 +331,30 @@ class Progress {
 
   void line(const std::string& text) const {
     if (on_) std::cerr << text << std::endl;
+  }
+
+  /// A builder's on_progress: a bar with the ETA, redrawn in place on a
+  /// terminal (at most 5 times a second), one line every 10 s otherwise.
+  std::function<bool(const hwnas::measure::BuildProgress&)> build_hook(const std::string& what) const {
+    if (!on_) return {};
+    const bool tty = stderr_is_terminal();
+    return [what, tty, last = Clock::time_point{}](const hwnas::measure::BuildProgress& p) mutable {
+      const auto now = Clock::now();
+      const bool end = p.done == p.total;
+      if (!end && now - last < (tty ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10000))) return false;
+      last = now;
+      const int width = 30;
+      const int filled = p.total == 0 ? width : static_cast<int>(width * p.done / p.total);
+      char eta[32] = "?";
+      if (!std::isnan(p.eta_s)) std::snprintf(eta, sizeof eta, "%.0f s", p.eta_s);
+      char text[200];
+      std::snprintf(text, sizeof text, "%s [%s%s] %zu/%zu, %.0f s, ETA %s", what.c_str(),
+                    std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                    std::string(static_cast<std::size_t>(width - filled), '.').c_str(), p.done, p.total, p.elapsed_s,
+                    eta);
+      std::cerr << (tty ? "\r" : "") << text << (tty && !end ? "" : "\n") << std::flush;
+      return false;
+    };
   }
 
  private:
@@ -819,6 +848,96 @@ int cmd_lut_predict(const SpaceArgs& space_args, const std::string& lut_path, co
   return 0;
 }
 
+/// What `measure` and `lut build` time with (--executor, --warmup, --repeats, --batch).
+struct MeasureArgs {
+  std::string executor = "cpu";
+  std::size_t warmup = 5;
+  std::size_t repeats = 20;
+  int batch = 1;
+  int threads = 1;
+  bool resume = false;
+
+  hwnas::measure::TimingOptions timing() const { return {.warmup = warmup, .repeats = repeats}; }
+};
+
+/// Runs `fn(adapter)` with the adapter --executor names.
+template <class Fn>
+auto with_executor(const MeasureArgs& m, Fn&& fn) {
+  if (m.executor == "cpu") {
+    hwnas::measure::CpuExecutor cpu;
+    return fn(cpu);
+  }
+  if (m.executor == "torch-cpu" || m.executor == "torch-cuda") {
+#ifdef HWNAS_CLI_WITH_TORCH
+    hwnas::measure::TorchAdapter torch_adapter(
+        {.device = m.executor == "torch-cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU),
+         .threads = m.threads});
+    return fn(torch_adapter);
+#else
+    throw hwnas::InvalidArgument("--executor " + m.executor +
+                                 ": this hwnas was built without libtorch (configure with -DHWNAS_WITH_TORCH=ON)");
+#endif
+  }
+  throw hwnas::InvalidArgument("--executor: expected cpu, torch-cpu or torch-cuda, found '" + m.executor + "'");
+}
+
+/// -o of a build: refuses to touch an existing output unless --resume.
+void check_build_output(const std::string& path, bool resume, bool folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!resume && fs::exists(path, ec) && !(folder && fs::is_directory(path, ec) && fs::is_empty(path, ec))) {
+    throw hwnas::IoError("-o: '" + path + "' exists; pass --resume to continue that build");
+  }
+  if (!folder) check_output_path(path);
+}
+
+json build_json(const hwnas::measure::BuildReport& r) {
+  return {{"measured", r.measured}, {"resumed", r.resumed}, {"seconds", r.seconds}, {"stopped", r.stopped}};
+}
+
+int cmd_measure(const SpaceArgs& space_args, const MeasureArgs& m, std::size_t n, std::uint64_t seed,
+                const std::string& column, const std::string& output, const Progress& progress, bool as_json) {
+  const auto space = space_args.make();
+  check_build_output(output, m.resume, false);
+  const auto report = with_executor(m, [&](auto& adapter) {
+    return hwnas::measure::build_dataset(adapter, space, output,
+                                         {.n = n, .seed = seed, .batch = m.batch, .timing = m.timing(),
+                                          .column = column, .on_progress = progress.build_hook("measure")});
+  });
+  if (as_json) {
+    json j = build_json(report);
+    j.update({{"output", output}, {"rows", n}, {"executor", m.executor}, {"space", space.name()}, {"column", column}});
+    print(j);
+    return 0;
+  }
+  std::cout << "measured " << report.measured << " sub-networks (" << report.resumed << " resumed) with "
+            << m.executor << " in " << std::fixed << std::setprecision(1) << report.seconds << " s; " << output
+            << " holds " << report.resumed + report.measured << " of " << n << " rows\n";
+  return 0;
+}
+
+int cmd_lut_build(const SpaceArgs& space_args, const MeasureArgs& m, const std::string& output,
+                  const Progress& progress, bool as_json) {
+  const auto space = space_args.make();
+  check_build_output(output, m.resume, true);
+  const auto report = with_executor(m, [&](auto& adapter) {
+    return hwnas::measure::build_lut(adapter, space, output,
+                                     {.batch = m.batch, .timing = m.timing(), .on_progress = progress.build_hook("lut")});
+  });
+  if (as_json) {
+    json j = build_json(report);
+    j.update({{"output", output},
+              {"resolutions", space.options().resolutions},
+              {"executor", m.executor},
+              {"space", space.name()}});
+    print(j);
+    return 0;
+  }
+  std::cout << "measured " << report.measured << " layer keys (" << report.resumed << " resumed) with " << m.executor
+            << " in " << std::fixed << std::setprecision(1) << report.seconds << " s into " << output << "\n";
+  return 0;
+}
+
 int cmd_import_torch(const SpaceArgs& space_args, const std::string& dir, const std::string& encoding,
                      const std::string& output, bool as_json) {
   check_output_path(output);
@@ -1017,6 +1136,32 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   json_flag(import_torch);
 
+  MeasureArgs measure_args;
+  auto measure_options = [&measure_args, &non_negative, &positive](CLI::App* cmd) {
+    cmd->add_option("--executor", measure_args.executor, "cpu (built in), torch-cpu or torch-cuda (libtorch builds)")
+        ->capture_default_str();
+    cmd->add_option("--warmup", measure_args.warmup, "untimed runs first")->capture_default_str()->check(non_negative);
+    cmd->add_option("--repeats", measure_args.repeats, "timed runs")->capture_default_str()->check(positive);
+    cmd->add_option("--batch", measure_args.batch, "images per run")->capture_default_str()->check(positive);
+    cmd->add_option("--threads", measure_args.threads, "libtorch threads (torch-cpu)")->capture_default_str()->check(positive);
+    cmd->add_flag("--resume", measure_args.resume, "continue the build in -o (measures only what is missing)");
+  };
+
+  SpaceArgs measure_space;
+  std::size_t measure_n = 100;
+  std::string measure_column = "latency";
+  std::string build_output;
+  auto* measure_cmd = app.add_subcommand("measure", "time N random sub-networks on this machine into a dataset CSV");
+  measure_space.add_to(*measure_cmd, true);
+  measure_cmd->add_option("--n", measure_n, "distinct sub-networks")->capture_default_str()->check(positive);
+  measure_cmd->add_option("--seed", seed, "which sub-networks")->capture_default_str()->check(non_negative);
+  measure_cmd->add_option("--column", measure_column, "latency column (median); _mean, _p90, _std, _runs follow")
+      ->capture_default_str();
+  measure_cmd->add_option("-o,--output", build_output, "dataset CSV to write")->required();
+  measure_options(measure_cmd);
+  progress_flag(measure_cmd);
+  json_flag(measure_cmd);
+
   SpaceArgs lut_space;
   std::string lut_path;
   auto* lut_cmd = app.add_subcommand("lut", "OFA-compatible latency lookup tables");
@@ -1028,6 +1173,13 @@ int main(int argc, char** argv) {
   lut_predict->add_option("--arch", arch_arg, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")
       ->required();
   json_flag(lut_predict);
+  SpaceArgs lut_build_space;
+  auto* lut_build = lut_cmd->add_subcommand("build", "measure every layer key of a space alone into OFA's YAML folder");
+  lut_build_space.add_to(*lut_build, true);
+  lut_build->add_option("-o,--output", build_output, "folder of <r>_lookup_table.yaml")->required();
+  measure_options(lut_build);
+  progress_flag(lut_build);
+  json_flag(lut_build);
 
   try {
     app.parse(argc, argv);
@@ -1049,6 +1201,10 @@ int main(int argc, char** argv) {
     if (*finetune) return cmd_finetune(data_args, train_args, ft_args, progress, as_json);
     if (*tune_cmd) return cmd_tune(data_args, train_space, train_args, tune_args, progress, as_json);
     if (*predict) return cmd_predict(model, arch_arg, predict_hardware, as_json);
+    if (*measure_cmd) {
+      return cmd_measure(measure_space, measure_args, measure_n, seed, measure_column, build_output, progress, as_json);
+    }
+    if (*lut_build) return cmd_lut_build(lut_build_space, measure_args, build_output, progress, as_json);
     if (*lut_predict) return cmd_lut_predict(lut_space, lut_path, arch_arg, as_json);
     if (*import_torch) return cmd_import_torch(import_space, npy_dir, import_encoding, train_args.output, as_json);
   } catch (const hwnas::Error& e) {
