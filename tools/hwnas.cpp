@@ -251,51 +251,6 @@ int cmd_validate(const SpaceArgs& args, const std::string& file, bool as_json) {
 
 /// The main job on an embedded default: every preset space, a few sampled
 /// architectures with their MACs and encodings.
-int cmd_quickstart(std::uint64_t seed, bool as_json) {
-  json spaces = json::array();
-  if (!as_json) std::cout << "hwnas " << hwnas::version_string << " quickstart (seed " << seed << ")\n";
-  for (const auto& name : MbConvSpace::preset_names()) {
-    for (double width : name == "ofa-proxyless" ? std::vector<double>{1.3} : std::vector<double>{1.0, 1.2}) {
-      const auto space = MbConvSpace::preset(name, width);
-      const hwnas::Encoder enc(space);
-      hwnas::Rng rng(seed);
-      json samples = json::array();
-      if (!as_json) {
-        std::cout << "\n" << name << " w" << std::fixed << std::setprecision(1) << width << std::defaultfloat << std::setprecision(6) << ": " << space.count_per_resolution().to_string()
-                  << " architectures per resolution, " << space.count().to_string() << " with "
-                  << space.options().resolutions.size() << " resolutions; encoding " << enc.dim() << "-d\n";
-      }
-      for (int i = 0; i < 3; ++i) {
-        const auto a = space.sample(rng);
-        const auto cost = space.cost(a);
-        hwnas::RowVector<float> v(static_cast<Eigen::Index>(enc.dim()));
-        enc.encode<float>(a, v);
-        std::vector<int> hot;
-        for (Eigen::Index j = 0; j < v.size(); ++j) {
-          if (v(j) != 0.0f) hot.push_back(static_cast<int>(j));
-        }
-        samples.push_back({{"arch", json::parse(hwnas::arch_to_json(a))},
-                           {"macs", cost.macs},
-                           {"params", cost.params},
-                           {"encoding_hot", hot}});
-        if (!as_json) {
-          std::cout << "  r=" << a.r << " d=[";
-          for (std::size_t s = 0; s < a.d.size(); ++s) std::cout << (s ? "," : "") << a.d[s];
-          std::cout << "]  " << mmacs(cost.macs) << " M MACs  " << mmacs(cost.params) << " M params  "
-                    << hot.size() << " of " << enc.dim() << " encoding bits set\n";
-        }
-      }
-      spaces.push_back({{"space", name},
-                        {"width", width},
-                        {"per_resolution", space.count_per_resolution().to_string()},
-                        {"encoding_dim", enc.dim()},
-                        {"samples", samples}});
-    }
-  }
-  if (as_json) print({{"version", hwnas::version_string}, {"seed", seed}, {"spaces", spaces}});
-  return 0;
-}
-
 // ------------------------------------------------- predictor subcommands ----
 
 using Clock = std::chrono::steady_clock;
@@ -938,6 +893,93 @@ int cmd_lut_build(const SpaceArgs& space_args, const MeasureArgs& m, const std::
   return 0;
 }
 
+/// The main job on an embedded default: measure this machine with the
+/// built-in executor (a dataset and a lookup table of OFA MobileNetV3 w1.0
+/// at OFA's search resolutions), train a predictor on 80 % of the dataset,
+/// and compare it with the lookup table on the other 20 %.
+struct QuickstartArgs {
+  std::uint64_t seed = 0;
+  std::size_t n = 250;
+  std::size_t repeats = 10;
+  std::string output = "hwnas-quickstart";
+};
+
+int cmd_quickstart(const QuickstartArgs& q, const Progress& progress, bool as_json) {
+  namespace fs = std::filesystem;
+  const auto space = MbConvSpace::ofa_mobilenet_v3().with_resolutions(hwnas::ofa_search_resolutions());
+  const fs::path dir = q.output;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw hwnas::IoError("-o: cannot create folder '" + q.output + "': " + ec.message());
+  const hwnas::measure::TimingOptions timing{.warmup = 2, .repeats = q.repeats};
+  hwnas::measure::CpuExecutor cpu(q.seed);
+  if (!as_json) {
+    std::cout << "hwnas " << hwnas::version_string << " quickstart: " << space.name()
+              << " w1.0 at r = 160..224 step 16 on this machine's CPU (built-in executor, 1 thread), results in "
+              << q.output << "/\n";
+  }
+  // The builders resume: a second run reuses what the first measured.
+  const auto lut_report = hwnas::measure::build_lut(cpu, space, dir / "lut",
+                                                    {.timing = timing, .on_progress = progress.build_hook("lut  ")});
+  const auto data_report = hwnas::measure::build_dataset(
+      cpu, space, dir / "cpu.csv",
+      {.n = q.n, .seed = q.seed, .timing = timing, .column = "cpu", .on_progress = progress.build_hook("nets ")});
+  const auto data = hwnas::Dataset::read_csv(dir / "cpu.csv");
+  const auto split = hwnas::random_split(data.size(), q.seed, 0.8, 0.0);
+  const auto y = data.column("cpu");
+  std::vector<Architecture> train, test;
+  std::vector<double> y_train, y_test;
+  for (auto i : split.train) train.push_back(data.archs()[i]), y_train.push_back(y[i]);
+  for (auto i : split.test) test.push_back(data.archs()[i]), y_test.push_back(y[i]);
+
+  const hwnas::LutEstimator lut(space, hwnas::read_lut_folder(dir / "lut"));
+  const auto lut_metrics = hwnas::evaluate(lut.predict(test), y_test);
+  // Few samples: the finetune recipe (default, validation held out of them).
+  const auto recipe = hwnas::finetune_recipe();
+  Predictor predictor(space, recipe.predictor);
+  auto options = recipe.training;
+  options.seed = q.seed;
+  const auto fit = predictor.fit(train, y_train, {}, {}, options);
+  hwnas::save_predictor(predictor, dir / "cpu.hwnas");
+  const auto mlp_metrics = predictor.evaluate(test, y_test);
+
+  if (as_json) {
+    print({{"version", hwnas::version_string},
+           {"seed", q.seed},
+           {"space", space.name()},
+           {"resolutions", space.options().resolutions},
+           {"output", q.output},
+           {"lut", {{"keys", lut_report.measured + lut_report.resumed}, {"measured", lut_report.measured},
+                    {"seconds", lut_report.seconds}}},
+           {"dataset", {{"rows", data.size()}, {"measured", data_report.measured}, {"seconds", data_report.seconds}}},
+           {"n_train", train.size()},
+           {"n_test", test.size()},
+           {"train_s", fit.seconds},
+           {"lut_test", metrics_json(lut_metrics)},
+           {"predictor_test", metrics_json(mlp_metrics)}});
+    return 0;
+  }
+  char line[200];
+  std::cout << "lookup table: " << lut_report.measured + lut_report.resumed << " layer keys ("
+            << lut_report.measured << " measured now, " << std::fixed << std::setprecision(1) << lut_report.seconds
+            << " s) in " << (dir / "lut").string() << "/\n"
+            << "dataset: " << data.size() << " sub-networks (" << data_report.measured << " measured now, "
+            << data_report.seconds << " s) in " << (dir / "cpu.csv").string() << "\n"
+            << "predictor: trained on " << train.size() << " of them in " << fit.seconds << " s, saved to "
+            << (dir / "cpu.hwnas").string() << "\n\n"
+            << "on the " << test.size() << " held-out sub-networks (measured median latency):\n";
+  std::snprintf(line, sizeof line, "  %-28s %8s %8s %9s %9s\n", "", "RMSE %", "MAPE %", "Kendall", "Spearman");
+  std::cout << line;
+  for (const auto& [name, m] : {std::pair{"lookup table (sum of layers)", lut_metrics},
+                                std::pair{"learned predictor", mlp_metrics}}) {
+    std::snprintf(line, sizeof line, "  %-28s %8.2f %8.2f %9.3f %9.3f\n", name, m.rmse_pct, m.mape, m.kendall,
+                  m.spearman);
+    std::cout << line;
+  }
+  std::cout << "\nnext: hwnas measure / lut build / train on your own device (docs/cli.md)\n";
+  return 0;
+}
+
 int cmd_import_torch(const SpaceArgs& space_args, const std::string& dir, const std::string& encoding,
                      const std::string& output, bool as_json) {
   check_output_path(output);
@@ -1030,8 +1072,12 @@ int main(int argc, char** argv) {
   validate->add_option("file", file, "JSON, JSON array, JSON lines or dataset CSV")->required();
   json_flag(validate);
 
-  auto* quickstart = app.add_subcommand("quickstart", "the main job on an embedded default");
-  quickstart->add_option("--seed", seed, "random seed")->capture_default_str()->check(non_negative);
+  QuickstartArgs quick;
+  auto* quickstart = app.add_subcommand(
+      "quickstart", "the main job: measure this CPU, build a lookup table, train a predictor, compare them");
+  quickstart->add_option("--seed", quick.seed, "which sub-networks, weights, split")->capture_default_str()->check(non_negative);
+  quickstart->add_option("-o,--output", quick.output, "folder for the dataset, the lookup table and the model")
+      ->capture_default_str();
   json_flag(quickstart);
 
   // Counts that must be at least 1 (0 would mean "nothing to do" or divide).
@@ -1049,6 +1095,13 @@ int main(int argc, char** argv) {
     cmd->add_flag("--progress", show_progress,
                   "progress lines on stderr even when it is not a terminal (they are shown on a terminal anyway)");
   };
+  quickstart->add_option("--n", quick.n, "sub-networks to measure (80 % train, 20 % test)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{10}, std::size_t{100000}));
+  quickstart->add_option("--repeats", quick.repeats, "timed runs per network and per layer")
+      ->capture_default_str()
+      ->check(positive);
+  progress_flag(quickstart);
   DataArgs data_args;
   TrainArgs train_args;
   auto train_options = [&](CLI::App* cmd, bool with_output) {
@@ -1193,8 +1246,8 @@ int main(int argc, char** argv) {
     if (*macs) return cmd_macs(space_args, arch_arg, show_layers, as_json);
     if (*encode) return cmd_encode(space_args, arch_arg, encoding, hardware, as_json);
     if (*validate) return cmd_validate(space_args, file, as_json);
-    if (*quickstart) return cmd_quickstart(seed, as_json);
     const Progress progress(show_progress);
+    if (*quickstart) return cmd_quickstart(quick, progress, as_json);
     if (*train) return cmd_train(data_args, train_space, train_args, progress, as_json);
     if (*eval) return cmd_eval(data_args, model, as_json);
     ft_args.frozen_given = frozen_opt->count() > 0;
