@@ -1210,6 +1210,27 @@ function(hwnas_cli_case_measure_and_lut_build)
   hwnas_expect_error(e "--executor: expected cpu, torch-cpu or torch-cuda, found 'tpu'")
 endfunction()
 
+# --split ids: train, optional validation and test rows by id range.
+function(hwnas_cli_case_split_ids)
+  hwnas_synthetic_csv("${CASE_DIR}/synthetic.csv" 60 4)
+  hwnas_run(a train --data synthetic.csv --target dev_a --split ids:0-39,50-59 --epochs 2 -o a.hwnas --json)
+  hwnas_expect_ok(a)
+  hwnas_expect_json(a)
+  hwnas_check("${a_json}" 40 n_train)
+  hwnas_check("${a_json}" 0 n_validation)
+  hwnas_check("${a_json}" 10 n_test)
+  hwnas_run(b train --data synthetic.csv --target dev_a --split ids:0-29,30-44,45-59 --epochs 2 -o b.hwnas --json)
+  hwnas_expect_ok(b)
+  hwnas_expect_json(b)
+  hwnas_check("${b_json}" 30 n_train)
+  hwnas_check("${b_json}" 15 n_validation)
+  hwnas_check("${b_json}" 15 n_test)
+  hwnas_run(c train --data synthetic.csv --target dev_a --split ids:5-1,6-7 -o c.hwnas)
+  hwnas_expect_error(c "--split: expected benchmark, all, random:SEED or ids:A-B,[C-D,]E-F, found 'ids:5-1,6-7'")
+  hwnas_run(d train --data synthetic.csv --target dev_a --split ids:0-9,100-200 -o d.hwnas)
+  hwnas_expect_error(d "no test rows")
+endfunction()
+
 # ----------------------------------------------------------------- main ----
 
 if(NOT COMMAND hwnas_cli_case_${CASE})

@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include <iomanip>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -326,11 +328,27 @@ class Progress {
 
 /// Which rows a command trains and evaluates on (--split).
 struct SplitChoice {
-  enum class Kind { benchmark, random, all };
+  enum class Kind { benchmark, random, all, ids };
   Kind kind = Kind::benchmark;
   std::uint64_t seed = 0;
+  /// ids: inclusive id ranges of train, validation (lo > hi: none) and test.
+  std::array<std::pair<std::int64_t, std::int64_t>, 3> ranges{};
   std::string text;  ///< as given, for the output
 };
+
+/// "A-B" (inclusive, A <= B) or nullopt.
+std::optional<std::pair<std::int64_t, std::int64_t>> parse_id_range(std::string_view t) {
+  const auto dash = t.find('-', 1);
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::int64_t lo = 0, hi = 0;
+  const auto a = std::from_chars(t.data(), t.data() + dash, lo);
+  const auto b = std::from_chars(t.data() + dash + 1, t.data() + t.size(), hi);
+  if (a.ec != std::errc() || a.ptr != t.data() + dash || b.ec != std::errc() || b.ptr != t.data() + t.size() ||
+      lo > hi) {
+    return std::nullopt;
+  }
+  return std::pair{lo, hi};
+}
 
 SplitChoice parse_split(const std::string& text) {
   SplitChoice c;
@@ -341,6 +359,26 @@ SplitChoice parse_split(const std::string& text) {
     c.kind = SplitChoice::Kind::all;
     return c;
   }
+  if (text.starts_with("ids:")) {
+    // ids:TRAIN,TEST or ids:TRAIN,VALIDATION,TEST, each range A-B inclusive.
+    std::vector<std::pair<std::int64_t, std::int64_t>> parts;
+    std::string_view rest = std::string_view(text).substr(4);
+    bool ok = true;
+    while (ok) {
+      const auto comma = rest.find(',');
+      const auto range = parse_id_range(rest.substr(0, comma));
+      ok = range.has_value();
+      if (ok) parts.push_back(*range);
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    if (ok && (parts.size() == 2 || parts.size() == 3)) {
+      c.kind = SplitChoice::Kind::ids;
+      c.ranges = {parts[0], parts.size() == 3 ? parts[1] : std::pair<std::int64_t, std::int64_t>{1, 0},
+                  parts.back()};
+      return c;
+    }
+  }
   if (text.starts_with(prefix)) {
     const std::string digits = text.substr(prefix.size());
     const char* end = digits.data() + digits.size();
@@ -350,13 +388,25 @@ SplitChoice parse_split(const std::string& text) {
       return c;
     }
   }
-  throw hwnas::InvalidArgument("--split: expected benchmark, all or random:SEED, found '" + text + "'");
+  throw hwnas::InvalidArgument("--split: expected benchmark, all, random:SEED or ids:A-B,[C-D,]E-F, found '" + text +
+                               "'");
 }
 
 hwnas::Split make_split(const SplitChoice& c, const hwnas::Dataset& data) {
   switch (c.kind) {
     case SplitChoice::Kind::benchmark: return hwnas::benchmark_split(data);
     case SplitChoice::Kind::random: return hwnas::random_split(data.size(), c.seed);
+    case SplitChoice::Kind::ids: {
+      hwnas::Split s;
+      for (std::size_t row = 0; row < data.size(); ++row) {
+        const std::int64_t id = data.ids()[row];
+        const auto in = [id](const std::pair<std::int64_t, std::int64_t>& r) { return r.first <= id && id <= r.second; };
+        if (in(c.ranges[0])) s.train.push_back(row);
+        if (in(c.ranges[1])) s.validation.push_back(row);
+        if (in(c.ranges[2])) s.test.push_back(row);
+      }
+      return s;
+    }
     case SplitChoice::Kind::all: break;
   }
   hwnas::Split s;
@@ -375,8 +425,9 @@ struct DataArgs {
     cmd.add_option("--data", csv, "dataset CSV (docs/dataset.md)")->required();
     cmd.add_option("--target", target, "device column of the CSV to predict")->required();
     cmd.add_option("--split", split,
-                   split_all ? "benchmark (id % 20), random:SEED (70/15/15) or all (every row)"
-                             : "benchmark (id % 20) or random:SEED (70/15/15)")
+                   std::string("benchmark (id % 20), random:SEED (70/15/15), ids:A-B,[C-D,]E-F (id ranges of train, "
+                               "validation, test)") +
+                       (split_all ? " or all (every row)" : ""))
         ->capture_default_str();
   }
 };
