@@ -17,7 +17,12 @@
 #      `torch_mlp.py --threads 1 --time-inference` (one process at a time;
 #      medians and ratios of medians), then bench/tune once (36-configuration
 #      ASHA, 2 threads);
-#   4. writes docs/results.md (tables, targets met or not, machine) and one
+#   4. this machine's CPU with the built-in executor (one process at a
+#      time): a lookup table of OFA MobileNetV3 w1.0 at r = 160..224 step 16,
+#      then CPU_N + CPU_TEST sub-networks (`hwnas lut build`, `hwnas
+#      measure`, timed as they go), predictors trained on the first CPU_SMALL
+#      and CPU_N rows, all scored against the last CPU_TEST rows;
+#   5. writes docs/results.md (tables, targets met or not, machine) and one
 #      predicted-vs-measured SVG per column in docs/plots/.
 # Raw outputs (JSON, logs, models) stay in build-bench/results/.
 #
@@ -26,6 +31,9 @@
 #   PAIRS=3         hwnas/peer timing pairs
 #   COLUMNS="..."   device columns (default: all 9); for a quick check
 #   SKIP_TUNE=1     leave out the tuning benchmark (the doc says so)
+#   SKIP_CPU=1      leave out the CPU lookup-table-vs-predictor study (step 4)
+#   CPU_N=4000 CPU_SMALL=700 CPU_TEST=200 CPU_WARMUP=2 CPU_REPEATS=8
+#                   its sizes and timing protocol
 #   CLEAN=1         delete build-bench/ first (a pristine build)
 #   BUILD_DIR, HWNAS_DATA_DIR, HWNAS_PEERS_DIR, PYTHON (/usr/bin/python3)
 #
@@ -45,6 +53,11 @@ PAIRS=${PAIRS:-3}
 ALL_COLUMNS="2080ti_1 2080ti_32 2080ti_64 titan_xp_1 titan_xp_32 titan_xp_64 v100_1 v100_32 v100_64"
 COLUMNS=${COLUMNS:-$ALL_COLUMNS}
 SPEED_COLUMN=v100_64
+CPU_N=${CPU_N:-4000}
+CPU_SMALL=${CPU_SMALL:-700}
+CPU_TEST=${CPU_TEST:-200}
+CPU_WARMUP=${CPU_WARMUP:-2}
+CPU_REPEATS=${CPU_REPEATS:-8}
 CSV=$DATA_DIR/help-ofa/ofa_gpu_latency.csv
 WORK=$BUILD/results
 
@@ -205,6 +218,46 @@ else
 fi
 echo "load_after $(loadavg)" >>"$WORK/speed/machine_load.txt"
 
+# ------------------------------------------------------ the CPU, measured ---
+if [[ ${SKIP_CPU:-0} == 1 ]]; then
+  say "SKIP_CPU=1: no lookup-table-vs-predictor study on this CPU"
+else
+  for v in CPU_N CPU_SMALL CPU_TEST CPU_REPEATS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, found '${!v}'"
+  done
+  ((CPU_SMALL < CPU_N)) || die "CPU_SMALL ($CPU_SMALL) must be below CPU_N ($CPU_N)"
+  CPU=$WORK/cpu
+  mkdir -p "$CPU"
+  space=(--space ofa-mbv3 --resolutions 160,176,192,208,224)
+  timing=(--warmup "$CPU_WARMUP" --repeats "$CPU_REPEATS")
+  echo "load_before_cpu $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
+  say "CPU: lookup table of every layer key (480), built-in executor"
+  "$HWNAS" lut build "${space[@]}" "${timing[@]}" -o "$CPU/lut" --json >"$CPU/lut.json" 2>"$WORK/logs/cpu-lut.log" ||
+    die "hwnas lut build failed (log: $WORK/logs/cpu-lut.log)"
+  # The first CPU_SMALL rows are a prefix of the first CPU_N (row id i is
+  # the i-th distinct draw), so each build's time is the cost of that dataset.
+  total=$((CPU_N + CPU_TEST))
+  for n in "$CPU_SMALL" "$CPU_N" "$total"; do
+    say "CPU: measuring sub-networks up to $n (of $total; about $((total * (CPU_WARMUP + CPU_REPEATS) / 50)) s in all)"
+    "$HWNAS" measure "${space[@]}" "${timing[@]}" --n "$n" --column cpu -o "$CPU/cpu.csv" --resume --json \
+      >"$CPU/measure-$n.json" 2>"$WORK/logs/cpu-measure-$n.log" ||
+      die "hwnas measure failed (log: $WORK/logs/cpu-measure-$n.log)"
+  done
+  echo "after_cpu $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
+  "$HWNAS" lut predict --lut "$CPU/lut" "${space[@]}" --arch "@$CPU/cpu.csv" --json >"$CPU/lut-pred.json" ||
+    die "hwnas lut predict failed"
+  test_ids="$CPU_N-$((total - 1))"
+  for n in "$CPU_SMALL" "$CPU_N"; do
+    # The default recipe, its validation rows the last 15 % of the n.
+    val=$((n - n * 15 / 100))
+    "$HWNAS" train --data "$CPU/cpu.csv" --target cpu "${space[@]}" --recipe default \
+      --split "ids:0-$((val - 1)),$val-$((n - 1)),$test_ids" -o "$CPU/model-$n.hwnas" --json \
+      >"$CPU/train-$n.json" 2>"$WORK/logs/cpu-train-$n.log" || die "hwnas train on the CPU dataset failed"
+    "$HWNAS" predict --model "$CPU/model-$n.hwnas" --arch "@$CPU/cpu.csv" --json >"$CPU/pred-$n.json" ||
+      die "hwnas predict on the CPU dataset failed"
+  done
+fi
+
 # ------------------------------------------------------------------ machine ---
 {
   echo "cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
@@ -226,11 +279,13 @@ say "writing docs/results.md and docs/plots/"
 mkdir -p "$ROOT/docs/plots"
 rm -f "$ROOT"/docs/plots/*.svg
 ELAPSED=$(( $(date +%s) - START ))
-"$PY" - "$ROOT" "$WORK" "$CSV" "$PAIRS" "$ELAPSED" "$COLUMNS" "$SPEED_COLUMN" <<'PYEOF'
+"$PY" - "$ROOT" "$WORK" "$CSV" "$PAIRS" "$ELAPSED" "$COLUMNS" "$SPEED_COLUMN" "$CPU_N" "$CPU_SMALL" "$CPU_TEST" \
+  "$CPU_WARMUP" "$CPU_REPEATS" <<'PYEOF'
 import csv, json, math, os, statistics, sys
 import numpy as np
 
 root, work, csv_path, pairs, elapsed, columns, speed_col = sys.argv[1:8]
+cpu_n, cpu_small, cpu_test, cpu_warmup, cpu_repeats = map(int, sys.argv[8:13])
 pairs, elapsed, columns = int(pairs), int(elapsed), columns.split()
 ALL = "2080ti_1 2080ti_32 2080ti_64 titan_xp_1 titan_xp_32 titan_xp_64 v100_1 v100_32 v100_64".split()
 columns = [c for c in ALL if c in columns] + [c for c in columns if c not in ALL]
@@ -504,6 +559,61 @@ if tune is not None:
     checks.append(("36-configuration ASHA tuning ≤ 60 s wall on 2 cores", ok_tune, f"{seconds(tune):.1f} s"))
 else:
     checks.append(("36-configuration ASHA tuning ≤ 60 s wall on 2 cores", None, "not run (SKIP_TUNE=1)"))
+
+# ---- the CPU study (issue 4 §6)
+cpu_dir = f"{work}/cpu"
+if os.path.exists(f"{cpu_dir}/train-{cpu_n}.json"):
+    from scipy.stats import kendalltau, spearmanr
+    with open(f"{cpu_dir}/cpu.csv") as f:
+        crow = list(csv.DictReader(f))
+    cid = np.array([int(r["id"]) for r in crow])
+    cy = np.array([float(r["cpu"]) for r in crow])
+    ctest = cid >= cpu_n
+    def cpu_metrics(p):
+        y, q = cy[ctest], np.asarray(p, float)[ctest]
+        e = q - y
+        return dict(rmse_pct=100 * math.sqrt(float(np.mean(e ** 2))) / float(np.mean(y)),
+                    mape=100 * float(np.mean(np.abs(e) / y)), median_ape=100 * float(np.median(np.abs(e) / y)),
+                    kendall=float(kendalltau(y, q)[0]), spearman=float(spearmanr(y, q)[0]), bias=100 * float(np.mean(e / y)))
+    lut_p = np.asarray(load(f"{cpu_dir}/lut-pred.json")["predictions"], float)
+    # The LUT rescaled by one factor fitted on the small dataset's rows: how
+    # much of its error is a constant offset.
+    small = cid < cpu_small
+    scale = float(np.sum(lut_p[small] * cy[small]) / np.sum(lut_p[small] ** 2))
+    lut_s = json.load(open(f"{cpu_dir}/lut.json"))
+    m_small = json.load(open(f"{cpu_dir}/measure-{cpu_small}.json"))
+    m_n = json.load(open(f"{cpu_dir}/measure-{cpu_n}.json"))
+    m_all = json.load(open(f"{cpu_dir}/measure-{cpu_n + cpu_test}.json"))
+    t_small, t_n = m_small["seconds"], m_small["seconds"] + m_n["seconds"]
+    rows_cpu = [
+        ("lookup table: sum of the layers measured alone", lut_s["seconds"], lut_p),
+        (f"lookup table × {scale:.3f} (one factor fitted on the {cpu_small} measured networks)",
+         lut_s["seconds"] + t_small, lut_p * scale),
+    ]
+    for n in (cpu_small, cpu_n):
+        tj = json.load(open(f"{cpu_dir}/train-{n}.json"))
+        rows_cpu.append((f"predictor (`default` recipe) trained on {n} networks", (t_small if n == cpu_small else t_n) + tj["train_s"],
+                         load(f"{cpu_dir}/pred-{n}.json")["predictions"]))
+    w("## Lookup table or predictor? This machine's CPU (issue 4 §6)\n")
+    w(f"OFA MobileNetV3 w1.0 at r = 160, 176, 192, 208, 224, timed on one core of this machine with hwnas's built-in "
+      f"CPU executor (batch 1, {cpu_warmup} warm-up and {cpu_repeats} timed runs each, Tukey-trimmed median for networks, "
+      f"mean for layers as OFA stores it). Commands: `hwnas lut build`, `hwnas measure` (resumed from "
+      f"{cpu_small} to {cpu_n} to {cpu_n + cpu_test} networks, so each dataset's cost is its own), `hwnas train "
+      f"--split ids:…`. Every estimate is scored against the measured latency of the last {cpu_test} networks "
+      f"(ids {cpu_n}–{cpu_n + cpu_test - 1}), which no model saw.\n")
+    w("| latency source | cost to build (wall) | RMSE % | MAPE % | median APE % | mean error % | Kendall | Spearman |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, cost, p in rows_cpu:
+        mm = cpu_metrics(p)
+        w(f"| {name} | {cost / 60:.1f} min | {mm['rmse_pct']:.2f} | {mm['mape']:.2f} | {mm['median_ape']:.2f} | "
+          f"{mm['bias']:+.2f} | {mm['kendall']:.3f} | {mm['spearman']:.3f} |")
+    w("")
+    w(f"Build costs: the lookup table measured {lut_s['measured'] + lut_s['resumed']} layer keys in "
+      f"{lut_s['seconds']:.0f} s; {cpu_small} networks took {t_small / 60:.1f} min and {cpu_n} took {t_n / 60:.1f} min "
+      f"(the predictors' training adds seconds). The {cpu_test} test networks took {m_all['seconds'] / 60:.1f} min more.\n")
+    cpu_study = True
+else:
+    cpu_study = False
 
 # ---- machine
 m = dict(l.rstrip("\n").split("=", 1) for l in open(f"{work}/machine.txt") if "=" in l)
