@@ -18,6 +18,7 @@
 #include "hwnas/npy.hpp"
 #include "hwnas/predictor.hpp"
 #include "hwnas/random.hpp"
+#include "hwnas/search/evolution.hpp"
 #include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"

@@ -1,0 +1,400 @@
+// OFA's evolutionary search (ofa-reference.md §6) over any MbConvSpace, with
+// any latency source and any fitness: elitist parents, mutation and
+// crossover children, one or several latency budgets that share every
+// evaluation, bounded retries, memoisation, a Pareto front.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "hwnas/architecture.hpp"
+#include "hwnas/detail/text.hpp"
+#include "hwnas/error.hpp"
+#include "hwnas/random.hpp"
+#include "hwnas/space/mbconv_space.hpp"
+
+namespace hwnas {
+
+/// Anything that scores a batch of architectures: a LutEstimator, a
+/// LatencyPredictor (latency, or OFA's accuracy predictor as fitness), a
+/// measurement, or a user's function wrapped in FunctionScore.
+template <class S>
+concept BatchScore = requires(const S& s, std::span<const Architecture> archs) {
+  { s.predict(archs) } -> std::convertible_to<std::vector<double>>;
+};
+
+/// A callable `std::vector<double>(std::span<const Architecture>)` as a BatchScore.
+class FunctionScore {
+ public:
+  using Function = std::function<std::vector<double>(std::span<const Architecture>)>;
+  explicit FunctionScore(Function f) : f_(std::move(f)) {
+    if (!f_) throw InvalidArgument("search: empty score function");
+  }
+  std::vector<double> predict(std::span<const Architecture> archs) const { return f_(archs); }
+
+ private:
+  Function f_;
+};
+
+/// Wraps a score with a cache keyed by the network (the space's canonical
+/// form): architectures seen before are not scored again. With enabled =
+/// false it only counts. The cache lives in the wrapper; predict is const
+/// but not thread-safe.
+template <BatchScore S>
+class Memoized {
+ public:
+  Memoized(const MbConvSpace& space, const S& source, bool enabled = true)
+      : space_(&space), source_(&source), enabled_(enabled) {}
+
+  std::vector<double> predict(std::span<const Architecture> archs) const {
+    if (!enabled_) {
+      auto values = source_->predict(archs);
+      check_size(values.size(), archs.size());
+      misses_ += archs.size();
+      return values;
+    }
+    std::vector<double> out(archs.size());
+    std::vector<Architecture> missing;
+    std::vector<std::size_t> where;
+    std::vector<std::uint64_t> keys(archs.size());
+    for (std::size_t i = 0; i < archs.size(); ++i) {
+      keys[i] = space_->hash(archs[i]);
+      if (const auto it = cache_.find(keys[i]); it != cache_.end()) {
+        out[i] = it->second;
+        ++hits_;
+      } else {
+        missing.push_back(archs[i]);
+        where.push_back(i);
+      }
+    }
+    if (!missing.empty()) {
+      const std::vector<double> fresh = source_->predict(missing);
+      check_size(fresh.size(), missing.size());
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        // Within one batch a network may appear twice: the first value counts.
+        const auto [it, inserted] = cache_.emplace(keys[where[j]], fresh[j]);
+        out[where[j]] = it->second;
+        if (inserted) ++misses_; else ++hits_;
+      }
+    }
+    return out;
+  }
+  /// Architectures answered from the cache, and sent to the source.
+  std::size_t hits() const noexcept { return hits_; }
+  std::size_t misses() const noexcept { return misses_; }
+  double hit_rate() const noexcept {
+    const auto n = hits_ + misses_;
+    return n == 0 ? 0.0 : static_cast<double>(hits_) / static_cast<double>(n);
+  }
+
+ private:
+  static void check_size(std::size_t got, std::size_t want) {
+    if (got != want) {
+      throw ShapeMismatch("search: a score returned " + std::to_string(got) + " values for " + std::to_string(want) +
+                          " architectures");
+    }
+  }
+
+  const MbConvSpace* space_;
+  const S* source_;
+  bool enabled_;
+  mutable std::unordered_map<std::uint64_t, double> cache_;
+  mutable std::size_t hits_ = 0, misses_ = 0;
+};
+
+struct EvolutionOptions {
+  std::size_t population = 100;
+  std::size_t generations = 500;
+  double parent_ratio = 0.25;    ///< parents kept (elitism): round(0.25 * 100) = 25
+  double mutation_ratio = 0.5;   ///< children by mutation: 50; the other 50 by crossover
+  double mutate_prob = 0.1;      ///< per layer slot (kernel and expand jointly) and per stage (depth)
+  double resolution_mutate_prob = 0.1;  ///< OFA's tutorial 0.1, its newer API 0.5
+  CrossoverMode crossover = CrossoverMode::per_gene;
+  /// Latency budgets (ms); each gets its own population, all share the
+  /// latency and fitness evaluations. At least one.
+  std::vector<double> budgets;
+  /// The constraint is latency * (1 + latency_margin) <= budget: a safety
+  /// margin for estimated latencies (a predictor's relative error).
+  double latency_margin = 0;
+  /// Optional MAC limit (0: none).
+  std::int64_t max_macs = 0;
+  /// Rejected proposals are redrawn; a child slot gives up after this many
+  /// rounds and the slot is left empty (CompOFA: 50).
+  std::size_t max_tries = 50;
+  /// Random architectures drawn for the first population of a budget before
+  /// it is declared infeasible.
+  std::size_t max_init_draws = 100'000;
+  std::uint64_t seed = 0;
+  /// Cache every score by network, so no architecture is scored twice
+  /// (results are the same either way; only the evaluation count changes).
+  bool memoize = true;
+  /// Stop after this much wall time (0: none); the result says so.
+  double time_budget_s = 0;
+};
+
+/// One evaluated architecture.
+struct Candidate {
+  Architecture arch;
+  double fitness = 0;
+  double latency = 0;
+};
+
+struct GenerationInfo {
+  std::size_t generation = 0;              ///< 0-based
+  std::vector<double> best_fitness;        ///< per budget, after this generation
+  double elapsed_s = 0;
+};
+
+struct BudgetResult {
+  double budget = 0;
+  Candidate best;
+  /// Best fitness after each generation (OFA's best_valids without its
+  /// -100 sentinel).
+  std::vector<double> history;
+};
+
+struct EvolutionResult {
+  std::vector<BudgetResult> budgets;  ///< in the order given
+  /// Fitness vs latency: every evaluated network that no other evaluated
+  /// network beats on both (lower or equal latency and higher fitness),
+  /// by latency.
+  std::vector<Candidate> pareto;
+  std::size_t latency_evaluations = 0;  ///< architectures sent to the latency source
+  std::size_t fitness_evaluations = 0;  ///< architectures sent to the fitness
+  std::size_t latency_cache_hits = 0;   ///< latency queries the cache answered (memoize)
+  std::size_t fitness_cache_hits = 0;
+  std::size_t generations = 0;          ///< run (fewer when stopped)
+  bool stopped = false;                 ///< by the callback or the time budget
+  double seconds = 0;
+};
+
+/// OFA's EvolutionFinder. `fitness` and `latency` are BatchScores; each
+/// generation sends its children to each in one batch. Deterministic for
+/// options.seed.
+class EvolutionFinder {
+ public:
+  EvolutionFinder(MbConvSpace space, EvolutionOptions options);
+
+  const MbConvSpace& space() const noexcept { return space_; }
+  const EvolutionOptions& options() const noexcept { return options_; }
+
+  /// InvalidArgument naming the budget when no random architecture meets it
+  /// after options.max_init_draws draws. on_generation returning true stops.
+  template <BatchScore Fitness, BatchScore Latency>
+  EvolutionResult run(const Fitness& fitness, const Latency& latency,
+                      const std::function<bool(const GenerationInfo&)>& on_generation = {}) const;
+
+ private:
+  bool fits(double latency, double budget) const { return latency * (1 + options_.latency_margin) <= budget; }
+
+  MbConvSpace space_;
+  EvolutionOptions options_;
+};
+
+// ---------------------------------------------------------------------------
+
+inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions options)
+    : space_(std::move(space)), options_(std::move(options)) {
+  const auto& o = options_;
+  auto fraction = [](const char* name, double v) {
+    if (!(v >= 0 && v <= 1)) throw InvalidArgument(std::string("search: ") + name + " must be in [0, 1], found " + detail::format_double(v));
+  };
+  fraction("parent_ratio", o.parent_ratio);
+  fraction("mutation_ratio", o.mutation_ratio);
+  fraction("mutate_prob", o.mutate_prob);
+  fraction("resolution_mutate_prob", o.resolution_mutate_prob);
+  if (o.population < 2) throw InvalidArgument("search: population must be at least 2");
+  if (std::llround(o.parent_ratio * static_cast<double>(o.population)) < 1) {
+    throw InvalidArgument("search: parent_ratio * population must round to at least 1 parent");
+  }
+  if (o.budgets.empty()) throw InvalidArgument("search: no latency budget");
+  for (double b : o.budgets) {
+    if (!std::isfinite(b) || b <= 0) throw InvalidArgument("search: budgets must be finite and > 0 ms, found " + detail::format_double(b));
+  }
+  if (!std::isfinite(o.latency_margin) || o.latency_margin < 0 || o.latency_margin >= 1) {
+    throw InvalidArgument("search: latency_margin must be in [0, 1), found " + detail::format_double(o.latency_margin));
+  }
+  if (o.max_macs < 0) throw InvalidArgument("search: max_macs must be >= 0");
+  if (o.max_tries == 0 || o.max_init_draws == 0) throw InvalidArgument("search: max_tries and max_init_draws must be positive");
+  if (!(o.time_budget_s >= 0)) throw InvalidArgument("search: time_budget_s must be >= 0");
+}
+
+template <BatchScore Fitness, BatchScore Latency>
+EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& latency,
+                                     const std::function<bool(const GenerationInfo&)>& on_generation) const {
+  const auto start = std::chrono::steady_clock::now();
+  const auto& o = options_;
+  const auto n_parents = static_cast<std::size_t>(std::llround(o.parent_ratio * static_cast<double>(o.population)));
+  const auto n_mutate = static_cast<std::size_t>(std::llround(o.mutation_ratio * static_cast<double>(o.population)));
+  const std::size_t n_cross = o.population - std::min(n_mutate, o.population);
+  const MbConvSpace::MutationOptions mutation{.probability = o.mutate_prob,
+                                              .resolution_probability = o.resolution_mutate_prob};
+  Rng rng(o.seed);
+  EvolutionResult result;
+
+  // Every score goes through these, so budgets share evaluations.
+  const Memoized<Latency> lat(space_, latency, o.memoize);
+  const Memoized<Fitness> fit(space_, fitness, o.memoize);
+  std::unordered_map<std::uint64_t, Candidate> seen;  // for the Pareto front
+  // Architectures that met the budget, with their latencies: add fitness.
+  auto score = [&](std::vector<Candidate> cands) {
+    std::vector<Architecture> archs;
+    archs.reserve(cands.size());
+    for (const auto& c : cands) archs.push_back(c.arch);
+    const auto f = fit.predict(archs);
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      cands[i].fitness = f[i];
+      seen.try_emplace(space_.hash(cands[i].arch), cands[i]);
+    }
+    return cands;
+  };
+  auto macs_ok = [&](const Architecture& a) { return o.max_macs == 0 || space_.cost(a).macs <= o.max_macs; };
+  // Proposals are filtered by latency in batches: each round proposes one
+  // architecture per open slot, and a slot that fails max_tries rounds stays
+  // empty.
+  auto fill = [&](std::size_t slots, double budget, std::size_t max_rounds,
+                  const std::function<Architecture(std::size_t)>& propose) {
+    std::vector<Candidate> accepted(slots);
+    std::vector<bool> done(slots, false);
+    std::size_t open = slots;
+    for (std::size_t round = 0; round < max_rounds && open > 0; ++round) {
+      std::vector<Architecture> batch;
+      std::vector<std::size_t> slot_of;
+      for (std::size_t s = 0; s < slots; ++s) {
+        if (done[s]) continue;
+        Architecture a = propose(s);
+        if (!macs_ok(a)) continue;
+        batch.push_back(std::move(a));
+        slot_of.push_back(s);
+      }
+      if (batch.empty()) continue;
+      const auto l = lat.predict(batch);
+      for (std::size_t j = 0; j < batch.size(); ++j) {
+        if (fits(l[j], budget)) {
+          accepted[slot_of[j]] = {std::move(batch[j]), 0.0, l[j]};
+          done[slot_of[j]] = true;
+          --open;
+        }
+      }
+    }
+    std::vector<Candidate> out;
+    for (std::size_t s = 0; s < slots; ++s) {
+      if (done[s]) out.push_back(std::move(accepted[s]));
+    }
+    return out;
+  };
+
+  struct Run {
+    double budget;
+    std::vector<Candidate> population;
+    BudgetResult result;
+  };
+  std::vector<Run> runs;
+  for (double budget : o.budgets) {
+    // The first population: random architectures that meet the budget,
+    // drawn in batches of the population size.
+    std::vector<Candidate> init;
+    std::size_t draws = 0;
+    while (init.size() < o.population && draws < o.max_init_draws) {
+      std::vector<Architecture> batch;
+      for (std::size_t i = 0; i < o.population && draws < o.max_init_draws; ++i, ++draws) {
+        Architecture a = space_.sample(rng);
+        if (macs_ok(a)) batch.push_back(std::move(a));
+      }
+      if (batch.empty()) continue;
+      const auto l = lat.predict(batch);
+      for (std::size_t j = 0; j < batch.size() && init.size() < o.population; ++j) {
+        if (fits(l[j], budget)) init.push_back({std::move(batch[j]), 0.0, l[j]});
+      }
+    }
+    if (init.empty()) {
+      throw InvalidArgument("search: no architecture of " + space_.name() + " meets the budget " +
+                            detail::format_double(budget) + " ms" +
+                            (o.latency_margin > 0 ? " with a margin of " + detail::format_double(o.latency_margin) : "") +
+                            (o.max_macs > 0 ? " and " + std::to_string(o.max_macs) + " MACs" : "") + " in " +
+                            std::to_string(draws) + " random draws");
+    }
+    Run r{budget, score(std::move(init)), {}};
+    r.result.budget = budget;
+    r.result.best.fitness = -std::numeric_limits<double>::infinity();
+    runs.push_back(std::move(r));
+  }
+
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  for (std::size_t g = 0; g < o.generations; ++g) {
+    GenerationInfo info;
+    info.generation = g;
+    for (auto& r : runs) {
+      // Rank (stable, best first), track the best, keep the parents.
+      std::stable_sort(r.population.begin(), r.population.end(),
+                       [](const Candidate& a, const Candidate& b) { return a.fitness > b.fitness; });
+      if (r.population.front().fitness > r.result.best.fitness) r.result.best = r.population.front();
+      r.population.resize(std::min(n_parents, r.population.size()));
+      const auto& parents = r.population;
+      auto pick = [&] { return parents[rng.uniform_index(parents.size())].arch; };
+      std::vector<Architecture> mutate_from(n_mutate);
+      for (auto& p : mutate_from) p = pick();
+      auto children = fill(n_mutate, r.budget, o.max_tries,
+                           [&](std::size_t s) { return space_.mutate(mutate_from[s], rng, mutation); });
+      std::vector<std::pair<Architecture, Architecture>> cross_from(n_cross);
+      for (auto& [a, b] : cross_from) a = pick(), b = pick();
+      auto crossed = fill(n_cross, r.budget, o.max_tries, [&](std::size_t s) {
+        return space_.crossover(cross_from[s].first, cross_from[s].second, rng, o.crossover);
+      });
+      children.insert(children.end(), std::make_move_iterator(crossed.begin()), std::make_move_iterator(crossed.end()));
+      auto scored = score(std::move(children));
+      r.population.insert(r.population.end(), std::make_move_iterator(scored.begin()),
+                          std::make_move_iterator(scored.end()));
+      r.result.history.push_back(r.result.best.fitness);
+      info.best_fitness.push_back(r.result.best.fitness);
+    }
+    result.generations = g + 1;
+    info.elapsed_s = elapsed();
+    const bool out_of_time = o.time_budget_s > 0 && info.elapsed_s >= o.time_budget_s;
+    if ((on_generation && on_generation(info)) || out_of_time) {
+      result.stopped = g + 1 < o.generations;
+      break;
+    }
+  }
+  for (auto& r : runs) {
+    // The last generation's children count too (OFA ranks them never).
+    for (const auto& c : r.population) {
+      if (c.fitness > r.result.best.fitness) r.result.best = c;
+    }
+    result.budgets.push_back(std::move(r.result));
+  }
+  // Pareto front: by latency, then fitness (best first), then the network's
+  // hash (a fixed order for ties); keep strict improvements.
+  std::vector<std::pair<std::uint64_t, Candidate>> all(std::make_move_iterator(seen.begin()),
+                                                       std::make_move_iterator(seen.end()));
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    if (a.second.latency != b.second.latency) return a.second.latency < b.second.latency;
+    if (a.second.fitness != b.second.fitness) return a.second.fitness > b.second.fitness;
+    return a.first < b.first;
+  });
+  double best = -std::numeric_limits<double>::infinity();
+  for (auto& [key, c] : all) {
+    if (c.fitness > best) {
+      best = c.fitness;
+      result.pareto.push_back(std::move(c));
+    }
+  }
+  result.latency_evaluations = lat.misses();
+  result.fitness_evaluations = fit.misses();
+  result.latency_cache_hits = lat.hits();
+  result.fitness_cache_hits = fit.hits();
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace hwnas

@@ -1,0 +1,181 @@
+// Evolutionary search: the exact optimum of an enumerable space (CompOFA
+// fixed-kernel at OFA's 5 search resolutions: 1215 networks), constraints,
+// several budgets, memoisation, determinism, the Pareto front; and OFA's own
+// artefacts (Note10 lookup tables, the trained accuracy predictor).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "hwnas/lut.hpp"
+#include "hwnas/lut_io.hpp"
+#include "hwnas/model_file.hpp"
+#include "hwnas/search/evolution.hpp"
+#include "test_support.hpp"
+
+using namespace hwnas;
+
+namespace {
+
+MbConvSpace fixed_space(double width = 1.0) {
+  return MbConvSpace::compofa(CompofaKernel::fixed, width).with_resolutions(ofa_search_resolutions());
+}
+
+/// A smooth stand-in for accuracy: more MACs help, with diminishing returns,
+/// and a resolution bonus, so the optimum under a MAC budget is not trivial.
+FunctionScore toy_accuracy(const MbConvSpace& space) {
+  return FunctionScore([&space](std::span<const Architecture> archs) {
+    std::vector<double> out;
+    for (const auto& a : archs) {
+      double depth = 0;
+      for (int d : a.d) depth += d;
+      out.push_back(std::log(static_cast<double>(space.cost(a).macs)) + 0.02 * depth + 0.001 * a.r);
+    }
+    return out;
+  });
+}
+
+FunctionScore macs_latency(const MbConvSpace& space) {
+  return FunctionScore([&space](std::span<const Architecture> archs) {
+    std::vector<double> out;
+    for (const auto& a : archs) out.push_back(static_cast<double>(space.cost(a).macs) / 1e7);  // "ms"
+    return out;
+  });
+}
+
+/// The best fitness among the networks that meet the budget, by enumeration.
+template <class F, class L>
+double exact_optimum(const MbConvSpace& space, const F& fitness, const L& latency, double budget) {
+  const auto all = space.enumerate();
+  const auto f = fitness.predict(all);
+  const auto l = latency.predict(all);
+  double best = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (l[i] <= budget) best = std::max(best, f[i]);
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("search: finds the optimum of CompOFA fixed-kernel for several budgets at once") {
+  const auto space = fixed_space();
+  const auto fitness = toy_accuracy(space);
+  const auto latency = macs_latency(space);
+  const std::vector<double> budgets{25, 35, 45};
+  int found = 0;
+  for (std::uint64_t seed = 0; seed < 3; ++seed) {
+    const EvolutionFinder finder(space, {.generations = 200, .budgets = budgets, .seed = seed});
+    const auto result = finder.run(fitness, latency);
+    REQUIRE(result.budgets.size() == 3);
+    for (std::size_t b = 0; b < budgets.size(); ++b) {
+      const auto& r = result.budgets[b];
+      CHECK(r.budget == budgets[b]);
+      CHECK(r.best.latency <= budgets[b]);  // the winner meets its budget
+      CHECK(latency.predict(std::vector{r.best.arch})[0] == r.best.latency);
+      CHECK(r.history.size() == 200);
+      for (std::size_t g = 1; g < r.history.size(); ++g) CHECK(r.history[g] >= r.history[g - 1]);
+      const double opt = exact_optimum(space, fitness, latency, budgets[b]);
+      CHECK(r.best.fitness >= opt - 0.03);  // within ~3 % of the optimum's MACs
+      found += r.best.fitness == opt;
+    }
+    // 1215 networks: the evaluations are bounded by the space, shared by the budgets.
+    CHECK(result.latency_evaluations <= 1215);
+    CHECK(result.fitness_evaluations <= 1215);
+    CHECK(result.latency_cache_hits > 0);
+  }
+  // This toy landscape has near-ties (0.002 apart) that trap an elitist
+  // search now and then; OFA's real one is checked exactly below.
+  CHECK(found >= 7);
+}
+
+TEST_CASE("search: deterministic for a seed; memoisation changes the counts, not the results") {
+  const auto space = fixed_space();
+  const auto fitness = toy_accuracy(space);
+  const auto latency = macs_latency(space);
+  EvolutionOptions o{.generations = 20, .budgets = {30}, .seed = 4};
+  const auto a = EvolutionFinder(space, o).run(fitness, latency);
+  const auto b = EvolutionFinder(space, o).run(fitness, latency);
+  o.memoize = false;
+  const auto c = EvolutionFinder(space, o).run(fitness, latency);
+  for (const auto* other : {&b, &c}) {
+    CHECK(other->budgets[0].best.arch == a.budgets[0].best.arch);
+    CHECK(other->budgets[0].history == a.budgets[0].history);
+    REQUIRE(other->pareto.size() == a.pareto.size());
+    for (std::size_t i = 0; i < a.pareto.size(); ++i) CHECK(other->pareto[i].arch == a.pareto[i].arch);
+  }
+  CHECK(c.latency_cache_hits == 0);
+  CHECK(c.latency_evaluations > a.latency_evaluations);
+  CHECK(c.fitness_evaluations > a.fitness_evaluations);
+}
+
+TEST_CASE("search: the Pareto front is every evaluated network nothing beats") {
+  const auto space = fixed_space();
+  const auto fitness = toy_accuracy(space);
+  const auto latency = macs_latency(space);
+  const auto r = EvolutionFinder(space, {.generations = 10, .budgets = {20, 40}}).run(fitness, latency);
+  REQUIRE(r.pareto.size() >= 2);
+  for (std::size_t i = 1; i < r.pareto.size(); ++i) {
+    CHECK(r.pareto[i].latency >= r.pareto[i - 1].latency);
+    CHECK(r.pareto[i].fitness > r.pareto[i - 1].fitness);
+  }
+  // Each budget's winner is on or below the front at its budget.
+  for (const auto& b : r.budgets) {
+    double front_best = -1e300;
+    for (const auto& c : r.pareto) {
+      if (c.latency <= b.budget) front_best = std::max(front_best, c.fitness);
+    }
+    CHECK(b.best.fitness <= front_best);
+  }
+}
+
+TEST_CASE("search: infeasible budgets, margins, MAC limits, stopping, bad options") {
+  const auto space = fixed_space();
+  const auto fitness = toy_accuracy(space);
+  const auto latency = macs_latency(space);
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.budgets = {0.5}, .max_init_draws = 500}).run(fitness, latency),
+                       "search: no architecture of compofa-fixed meets the budget 0.5 ms in 500 random draws",
+                       InvalidArgument);
+  // A 10 % margin: winners stay 10 % below the budget.
+  const auto m = EvolutionFinder(space, {.generations = 5, .budgets = {30}, .latency_margin = 0.1}).run(fitness, latency);
+  CHECK(m.budgets[0].best.latency * 1.1 <= 30);
+  const auto macs = EvolutionFinder(space, {.generations = 5, .budgets = {100}, .max_macs = 200'000'000}).run(fitness, latency);
+  CHECK(space.cost(macs.budgets[0].best.arch).macs <= 200'000'000);
+  std::size_t calls = 0;
+  const auto stopped = EvolutionFinder(space, {.generations = 50, .budgets = {30}})
+                           .run(fitness, latency, [&](const GenerationInfo& g) {
+                             ++calls;
+                             CHECK(g.best_fitness.size() == 1);
+                             return g.generation == 2;
+                           });
+  CHECK(calls == 3);
+  CHECK(stopped.stopped);
+  CHECK(stopped.generations == 3);
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {}), "search: no latency budget", InvalidArgument);
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.parent_ratio = 1.5, .budgets = {1}}),
+                       "search: parent_ratio must be in [0, 1], found 1.5", InvalidArgument);
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.budgets = {-3}}), "search: budgets must be finite and > 0 ms, found -3",
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.population = 1, .budgets = {1}}), "search: population must be at least 2",
+                       InvalidArgument);
+  const FunctionScore wrong([](std::span<const Architecture>) { return std::vector<double>{1.0}; });
+  CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.budgets = {30}}).run(fitness, wrong),
+                       doctest::Contains("search: a score returned 1 values for 100 architectures"), ShapeMismatch);
+}
+
+TEST_CASE("search: OFA's Note10 tables and accuracy predictor, CompOFA fixed-kernel w1.2: the exact optimum") {
+  HWNAS_REQUIRE_DATA(lut_dir, "note10-lut");
+  HWNAS_REQUIRE_DATA(acc_dir, "ofa-acc-predictor");
+  const auto space = fixed_space(1.2);
+  const LutEstimator lut(space, read_lut_folder(lut_dir));
+  // The accuracy predictor takes OFA MobileNetV3's 128-d encoding; CompOFA's
+  // networks are OFA networks.
+  const auto accuracy = import_torch_npy<float>(acc_dir, MbConvSpace::ofa_mobilenet_v3(1.2));
+  for (double budget : {20.0, 30.0}) {
+    CAPTURE(budget);
+    const double optimum = exact_optimum(space, accuracy, lut, budget);
+    const auto r = EvolutionFinder(space, {.generations = 100, .budgets = {budget}, .seed = 1}).run(accuracy, lut);
+    CHECK(r.budgets[0].best.latency <= budget);
+    CHECK(r.budgets[0].best.fitness == optimum);
+  }
+}
