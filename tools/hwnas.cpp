@@ -1031,6 +1031,100 @@ int cmd_quickstart(const QuickstartArgs& q, const Progress& progress, bool as_js
   return 0;
 }
 
+struct SearchArgs {
+  std::string latency;   ///< lut:DIR, model:FILE or measure:cpu
+  std::string accuracy;  ///< model:FILE
+  std::vector<double> budgets;
+  std::uint64_t seed = 0;
+  std::size_t generations = 500;
+  std::size_t population = 100;
+  double margin = 0;
+  bool memoize = false;
+  std::string pareto;  ///< CSV of the Pareto front, or empty
+};
+
+/// "kind:VALUE" of --latency / --accuracy.
+std::pair<std::string, std::string> source_spec(const std::string& option, const std::string& text,
+                                                std::initializer_list<const char*> kinds) {
+  const auto colon = text.find(':');
+  const std::string kind = text.substr(0, colon);
+  for (const char* k : kinds) {
+    if (colon != std::string::npos && kind == k && colon + 1 < text.size()) return {kind, text.substr(colon + 1)};
+  }
+  std::string expected;
+  for (const char* k : kinds) expected += std::string(expected.empty() ? "" : ", ") + k + ":...";
+  throw hwnas::InvalidArgument(option + ": expected " + expected + ", found '" + text + "'");
+}
+
+int cmd_search(const SpaceArgs& space_args, const SearchArgs& a, const Progress& progress, bool as_json) {
+  const auto space = space_args.make();
+  if (!a.pareto.empty()) check_output_path(a.pareto);
+  const auto [acc_kind, acc_path] = source_spec("--accuracy", a.accuracy, {"model"});
+  const auto accuracy = hwnas::load_predictor<float>(acc_path);
+  const auto [lat_kind, lat_value] = source_spec("--latency", a.latency, {"lut", "model", "measure"});
+  hwnas::EvolutionOptions options{.population = a.population,
+                                  .generations = a.generations,
+                                  .budgets = a.budgets,
+                                  .latency_margin = a.margin,
+                                  .seed = a.seed,
+                                  .memoize = a.memoize};
+  const hwnas::EvolutionFinder finder(space, options);
+  auto on_generation = [&](const hwnas::GenerationInfo& g) {
+    if (progress.on() && ((g.generation + 1) % 50 == 0 || g.generation + 1 == a.generations)) {
+      progress.line("generation " + std::to_string(g.generation + 1) + "/" + std::to_string(a.generations));
+    }
+    return false;
+  };
+  hwnas::EvolutionResult result;
+  if (lat_kind == "lut") {
+    result = finder.run(accuracy, hwnas::LutEstimator(space, load_luts(lat_value)), on_generation);
+  } else if (lat_kind == "model") {
+    result = finder.run(accuracy, hwnas::load_predictor<float>(lat_value), on_generation);
+  } else {
+    if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
+    hwnas::measure::CpuExecutor cpu;
+    const hwnas::measure::MeasuredLatency live(cpu, space, 1, {.warmup = 2, .repeats = 5});
+    result = finder.run(accuracy, live, on_generation);
+  }
+  if (!a.pareto.empty()) {
+    hwnas::Dataset front(std::vector<std::string>{"latency", "accuracy"});
+    for (std::size_t i = 0; i < result.pareto.size(); ++i) {
+      const auto& c = result.pareto[i];
+      const double row[] = {c.latency, c.fitness};
+      front.add_row(static_cast<std::int64_t>(i), c.arch, row);
+    }
+    front.write_csv(a.pareto);
+  }
+  if (as_json) {
+    json results = json::array();
+    for (const auto& b : result.budgets) {
+      results.push_back({{"budget", b.budget},
+                         {"arch", json::parse(hwnas::arch_to_json(b.best.arch))},
+                         {"accuracy", b.best.fitness},
+                         {"latency", b.best.latency},
+                         {"macs", space.cost(b.best.arch).macs}});
+    }
+    print({{"results", results},
+           {"evaluations", result.latency_evaluations},
+           {"accuracy_evaluations", result.fitness_evaluations},
+           {"cache_hits", result.latency_cache_hits},
+           {"generations", result.generations},
+           {"pareto_size", result.pareto.size()},
+           {"search_s", result.seconds},
+           {"latency", a.latency},
+           {"space", space.name()}});
+    return 0;
+  }
+  for (const auto& b : result.budgets) std::cout << hwnas::arch_to_json(b.best.arch) << "\n";
+  for (const auto& b : result.budgets) {
+    char line[160];
+    std::snprintf(line, sizeof line, "budget %g ms: accuracy %.5f, latency %.4f ms", b.budget, b.best.fitness,
+                  b.best.latency);
+    progress.line(line);
+  }
+  return 0;
+}
+
 int cmd_import_torch(const SpaceArgs& space_args, const std::string& dir, const std::string& encoding,
                      const std::string& output, bool as_json) {
   check_output_path(output);
@@ -1266,6 +1360,28 @@ int main(int argc, char** argv) {
   progress_flag(measure_cmd);
   json_flag(measure_cmd);
 
+  SpaceArgs search_space;
+  SearchArgs search_args;
+  auto* search = app.add_subcommand("search", "OFA's evolutionary search under latency budgets; prints the winners");
+  search_space.add_to(*search, true);
+  search->add_option("--latency", search_args.latency, "lut:DIR|FILE.json, model:FILE (a latency predictor) or measure:cpu")
+      ->required();
+  search->add_option("--accuracy", search_args.accuracy, "model:FILE (an accuracy predictor, e.g. from import-torch)")
+      ->required();
+  search->add_option("--budget", search_args.budgets, "latency budget in ms (repeat for several; they share evaluations)")
+      ->required()
+      ->take_all();
+  search->add_option("--seed", search_args.seed, "random seed")->capture_default_str()->check(non_negative);
+  search->add_option("--generations", search_args.generations, "generations")->capture_default_str()->check(positive);
+  search->add_option("--population", search_args.population, "population")->capture_default_str()->check(positive);
+  search->add_option("--margin", search_args.margin, "safety margin: latency x (1 + margin) must meet the budget")
+      ->capture_default_str()
+      ->check(non_negative);
+  search->add_flag("--memoize", search_args.memoize, "cache every score by network (same winners, fewer evaluations)");
+  search->add_option("--pareto", search_args.pareto, "write the Pareto front (latency, accuracy) as a dataset CSV");
+  progress_flag(search);
+  json_flag(search);
+
   SpaceArgs lut_space;
   std::string lut_path;
   auto* lut_cmd = app.add_subcommand("lut", "OFA-compatible latency lookup tables");
@@ -1308,6 +1424,7 @@ int main(int argc, char** argv) {
     if (*measure_cmd) {
       return cmd_measure(measure_space, measure_args, measure_n, seed, measure_column, build_output, progress, as_json);
     }
+    if (*search) return cmd_search(search_space, search_args, progress, as_json);
     if (*lut_build) return cmd_lut_build(lut_build_space, measure_args, build_output, progress, as_json);
     if (*lut_predict) return cmd_lut_predict(lut_space, lut_path, arch_arg, as_json);
     if (*import_torch) return cmd_import_torch(import_space, npy_dir, import_encoding, train_args.output, as_json);

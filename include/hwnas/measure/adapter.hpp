@@ -7,6 +7,7 @@
 #include <concepts>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/measure/timing.hpp"
@@ -63,5 +64,26 @@ TimingStats measure_network(A& adapter, const MbConvSpace& space, const Architec
   const auto layers = space.layers(arch);
   return measure_layers(adapter, layers, batch, options);
 }
+
+/// Live measurement as a latency source (search/evolution.hpp's BatchScore):
+/// each architecture is timed through the adapter, its median in ms.
+template <Adapter A>
+class MeasuredLatency {
+ public:
+  MeasuredLatency(A& adapter, const MbConvSpace& space, int batch = 1, TimingOptions timing = {})
+      : adapter_(&adapter), space_(&space), batch_(batch), timing_(timing) {}
+  std::vector<double> predict(std::span<const Architecture> archs) const {
+    std::vector<double> out;
+    out.reserve(archs.size());
+    for (const auto& a : archs) out.push_back(measure_network(*adapter_, *space_, a, batch_, timing_).median);
+    return out;
+  }
+
+ private:
+  A* adapter_;
+  const MbConvSpace* space_;
+  int batch_;
+  TimingOptions timing_;
+};
 
 }  // namespace hwnas::measure
