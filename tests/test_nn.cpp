@@ -2,6 +2,12 @@
 // SGD against a hand-computed two-step update, freezing, schedules.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
 #include "hwnas/nn/loss.hpp"
 #include "hwnas/nn/mlp.hpp"
 #include "hwnas/nn/sgd.hpp"
@@ -63,14 +69,19 @@ TEST_CASE("nn: forward equals a hand computation") {
 }
 
 TEST_CASE("nn: backward matches central differences") {
-  Mlp<double> net({6, 7, 5, 2});
+  // 20 units: the sparse hidden path (a layer of at least one 8-double
+  // register) is tested as well as the dense one.
+  Mlp<double> net({6, 20, 20, 2});
   Rng rng(3);
   net.init(rng);
   Eigen::MatrixXd x(9, 6), t(9, 2);
   for (Eigen::Index i = 0; i < x.size(); ++i) x(i) = 2 * rng.uniform01() - 1;
   for (Eigen::Index i = 0; i < t.size(); ++i) t(i) = 2 * rng.uniform01() - 1;
   Mlp<double>::Workspace ws;
+  SUBCASE("dense hidden layers") { ws.sparse_density = 0; }
+  SUBCASE("sparse hidden layers") { ws.sparse_density = 2; }
   const Eigen::MatrixXd y = net.forward(x, ws);
+  CHECK((ws.active[1].rows() > 0) == (ws.sparse_density > 0));
   Eigen::VectorXd grad(static_cast<Eigen::Index>(net.num_parameters()));
   net.backward(x, (y - t).eval(), ws, grad);
   const double h = 1e-6;
@@ -233,4 +244,158 @@ TEST_CASE("nn: sparse inputs give the dense results") {
   CHECK((gd - gs).cwiseAbs().maxCoeff() < 1e-12);
   sparse.index[0] = 6;
   CHECK_THROWS_AS(net.forward(sparse, wsp), ShapeMismatch);
+}
+
+namespace {
+
+template <class Scalar>
+Scalar relative_difference(const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& a,
+                           const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& b) {
+  return (a - b).cwiseAbs().maxCoeff() / std::max(a.cwiseAbs().maxCoeff(), Scalar(1e-30));
+}
+
+// One-hot rows like the architecture features: `hot` of `width` set per row.
+template <class Scalar>
+SparseRows<Scalar> one_hot_rows(std::size_t rows, std::size_t width, std::size_t hot, Rng& rng) {
+  SparseRows<Scalar> x;
+  x.width = width;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t first = static_cast<std::size_t>(rng.uniform01() * static_cast<double>(width / hot));
+    for (std::size_t k = 0; k < hot; ++k) x.push(first + k * (width / hot), Scalar(1));
+    x.end_row();
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("nn: the sparse positive-unit lists of hidden layers give the dense results", Scalar, float,
+                   double) {
+  // Widths with full 4-register passes, single registers and single columns
+  // left over (90 floats = 64 + 16 + 10, 90 doubles = 2 x 32 + 2 x 8 + 10), an
+  // output layer of one register and one of 2 columns (dense).
+  using Net = Mlp<Scalar>;
+  const Scalar tol = std::is_same_v<Scalar, float> ? Scalar(2e-6) : Scalar(1e-13);
+  for (const std::vector<std::size_t>& sizes : {std::vector<std::size_t>{12, 90, 90, 2}, {12, 40, 16}}) {
+    Net net(sizes);
+    Rng rng(21);
+    net.init(rng);
+    typename Net::Matrix x = Net::Matrix::Random(9, 12);
+    typename Net::Workspace dense, sparse;
+    dense.sparse_density = 0;
+    sparse.sparse_density = 2;
+    const typename Net::Matrix yd = net.forward(x, dense), ys = net.forward(x, sparse);
+    CHECK(dense.active[1].rows() == 0);
+    REQUIRE(sparse.active[1].rows() == 9);
+    CHECK(relative_difference<Scalar>(yd, ys) < tol);
+    typename Net::Vector gd(static_cast<Eigen::Index>(net.num_parameters())), gs(gd.size());
+    net.backward(x, yd, dense, gd);
+    net.backward(x, yd, sparse, gs);
+    CHECK(relative_difference<Scalar>(gd, gs) < tol);
+  }
+  // The default: sparse below kSparseDensity, in batches of at most
+  // kSparseMaxRows rows.
+  Net net({12, 90, 90, 1});
+  Rng rng(22);
+  net.init(rng);
+  net.bias(0).array() -= Scalar(1);  // few positive units
+  typename Net::Workspace ws;
+  net.forward(typename Net::Matrix(Net::Matrix::Random(32, 12)), ws);
+  CHECK(ws.active[1].rows() == 32);
+  net.forward(typename Net::Matrix(Net::Matrix::Random(Net::kSparseMaxRows + 1, 12)), ws);
+  CHECK(ws.active[1].rows() == 0);
+  net.bias(0).array() += Scalar(3);  // most units positive
+  net.forward(typename Net::Matrix(Net::Matrix::Random(32, 12)), ws);
+  CHECK(ws.active[1].rows() == 0);
+}
+
+TEST_CASE_TEMPLATE("nn: training on sparse hidden layers follows dense training", Scalar, float, double) {
+  // The paper recipe's shape, scaled down: one-hot inputs, batches of 32,
+  // SGD with momentum; the two paths differ only in rounding.
+  using Net = Mlp<Scalar>;
+  Net dense({64, 80, 80, 1});
+  Rng rng(23);
+  dense.init(rng);
+  Net sparse = dense;
+  const typename Net::Vector initial = dense.parameters();
+  SgdMomentum<Scalar> sgd_dense({.learning_rate = 0.03, .momentum = 0.9, .weight_decay = 1e-5});
+  SgdMomentum<Scalar> sgd_sparse = sgd_dense;
+  typename Net::Workspace wd, ws;
+  wd.sparse_density = 0;
+  ws.sparse_density = 2;
+  typename Net::Vector gd(static_cast<Eigen::Index>(dense.num_parameters())), gs(gd.size());
+  for (int step = 0; step < 30; ++step) {
+    const auto x = one_hot_rows<Scalar>(32, 64, 8, rng);
+    typename Net::Matrix t = Net::Matrix::Random(32, 1);
+    const typename Net::Matrix yd = dense.forward(x, wd), ys = sparse.forward(x, ws);
+    REQUIRE(ws.active[1].rows() == 32);
+    dense.backward(x, (yd - t).eval(), wd, gd);
+    sparse.backward(x, (ys - t).eval(), ws, gs);
+    sgd_dense.step(dense.parameters(), gd);
+    sgd_sparse.step(sparse.parameters(), gs);
+  }
+  const Scalar tol = std::is_same_v<Scalar, float> ? Scalar(1e-5) : Scalar(1e-12);
+  CHECK(relative_difference<Scalar>(dense.parameters(), sparse.parameters()) < tol);
+  CHECK(relative_difference<Scalar>(initial, dense.parameters()) > Scalar(0.01));  // it trained
+}
+
+TEST_CASE_TEMPLATE("nn: forward_one gives forward's results without allocating", Scalar, float, double) {
+  using Net = Mlp<Scalar>;
+  const Scalar tol = std::is_same_v<Scalar, float> ? Scalar(2e-6) : Scalar(1e-13);
+  for (const std::vector<std::size_t>& sizes :
+       {std::vector<std::size_t>{30, 90, 70, 1}, {30, 17}, {30, 48, 20, 3}}) {
+    Net net(sizes);
+    Rng rng(24);
+    net.init(rng);
+    const auto x = one_hot_rows<Scalar>(5, 30, 6, rng);
+    typename Net::Workspace ws;
+    ws.sparse_density = 2;
+    const typename Net::Matrix y = net.forward(x, ws);
+    typename Net::template RowScratch<128> s;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      for (std::size_t k = x.offsets[static_cast<std::size_t>(i)]; k < x.offsets[static_cast<std::size_t>(i) + 1];
+           ++k) {
+        s.index[s.nnz] = x.index[k];
+        s.value[s.nnz++] = x.value[k];
+      }
+      const auto out = net.forward_one(s);
+      REQUIRE(out.size() == net.output_dim());
+      CHECK(s.nnz == 0);  // consumed: the scratch is ready for the next sample
+      for (std::size_t o = 0; o < out.size(); ++o) {
+        CHECK(std::abs(out[o] - y(i, static_cast<Eigen::Index>(o))) <= tol * (1 + std::abs(out[o])));
+      }
+    }
+  }
+  Net net({30, 90, 1});
+  typename Net::template RowScratch<64> small;
+  CHECK_THROWS_AS(net.forward_one(small), InvalidArgument);  // 90 units
+  typename Net::template RowScratch<128> s;
+  s.index[0] = 30;
+  s.value[0] = 1;
+  s.nnz = 1;
+  CHECK_THROWS_AS(net.forward_one(s), ShapeMismatch);
+}
+
+TEST_CASE_TEMPLATE("nn: the lists of positive units", Scalar, float, double) {
+  // 37 = 16 + 16 + 5: the 16-float steps (with AVX-512) and the rest.
+  std::vector<Scalar> row(37);
+  Rng rng(25);
+  for (auto& v : row) v = static_cast<Scalar>(rng.uniform01() - 0.6);
+  row[3] = Scalar(-0.0);
+  row[4] = Scalar(0);
+  row[20] = std::numeric_limits<Scalar>::quiet_NaN();
+  row[36] = Scalar(1e-30);
+  std::array<std::uint32_t, 37> index;
+  std::array<Scalar, 37> value;
+  const std::size_t n = detail::positive_entries(row.data(), row.size(), index.data(), value.data());
+  std::size_t expect = 0;
+  for (std::size_t c = 0; c < row.size(); ++c) {
+    if (!(row[c] > Scalar(0))) continue;
+    REQUIRE(expect < n);
+    CHECK(index[expect] == c);
+    CHECK(value[expect] == row[c]);
+    ++expect;
+  }
+  CHECK(n == expect);
+  CHECK(index[n - 1] == 36);
 }

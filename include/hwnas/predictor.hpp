@@ -298,6 +298,15 @@ class LatencyPredictor {
   // The linear path's output for row i of linear_features() (0 without a
   // linear path).
   double linear_output(const SparseRows<Scalar>& z, std::size_t i) const;
+  // Calls visit(i, v) for each feature of arch (Encoder::for_each_feature)
+  // and returns the linear path's output (0 without a linear path): both
+  // predicts read an architecture's features once.
+  template <class Visit>
+  double visit_features(const Architecture& arch, std::span<const double> hardware, Visit&& visit) const;
+  // Both predicts, one architecture at a time with buffers on the stack
+  // (Mlp::forward_one), when every layer fits them; false otherwise.
+  bool fits_stack() const;
+  double predict_on_stack(const Architecture& arch, std::span<const double> hardware) const;
   FitReport train(const SparseRows<Scalar>& x, const SparseRows<Scalar>& z, std::span<const double> latencies,
                   std::span<const Architecture> val_archs, std::span<const double> val_latencies,
                   const TrainOptions& options);
@@ -882,74 +891,84 @@ FitReport LatencyPredictor<Scalar>::train(const SparseRows<Scalar>& x, const Spa
 }
 
 template <class Scalar>
-double LatencyPredictor<Scalar>::predict(const Architecture& arch, std::span<const double> hardware) const {
-  const std::size_t n_layers = net_.num_layers();
-  bool fast = true;
-  for (std::size_t l = 1; l < n_layers; ++l) fast = fast && net_.sizes()[l] <= kMaxFastWidth;
-  if (!fast) {
-    std::vector<Architecture> one{arch};
-    return predict(one, hardware).front();
-  }
-  // Two stack buffers; the first layer sums the weight rows of the non-zero
-  // features, later layers skip the rows of units ReLU switched off.
-  std::array<Scalar, kMaxFastWidth> a{}, b{};
-  Scalar* in = a.data();
-  Scalar* out = b.data();
-  const auto width0 = static_cast<Eigen::Index>(net_.sizes()[1]);
-  Eigen::Map<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>> h(in, width0);
-  h = net_.bias(0);
-  const auto w0 = net_.weight(0);
+template <class Visit>
+double LatencyPredictor<Scalar>::visit_features(const Architecture& arch, std::span<const double> hardware,
+                                                Visit&& visit) const {
   const bool linear = linear_.size() != 0;
   const std::size_t dim = encoder_.dim(), layers = encoder_.layer_dim();
   double lin = 0, lin_px = 0;  // the linear path: w.x and u.x_layers
   encoder_.for_each_feature(arch, hardware, [&](std::size_t i, double v) {
-    h += static_cast<Scalar>(v) * w0.row(static_cast<Eigen::Index>(i));
+    visit(i, v);
     if (linear) {
       lin += v * static_cast<double>(linear_(static_cast<Eigen::Index>(i)));
       if (i < layers) lin_px += v * static_cast<double>(linear_(static_cast<Eigen::Index>(dim + i)));
     }
   });
   if (linear) lin += static_cast<double>(linear_(linear_.size() - 1)) + pixels(arch) * lin_px;
-  for (std::size_t l = 1; l < n_layers; ++l) {
-    const auto in_width = static_cast<Eigen::Index>(net_.sizes()[l]);
-    const auto out_width = static_cast<Eigen::Index>(net_.sizes()[l + 1]);
-    const auto w = net_.weight(l);
-    Eigen::Map<Eigen::Matrix<Scalar, 1, Eigen::Dynamic>> o(out, out_width);
-    o = net_.bias(l);
-    for (Eigen::Index i = 0; i < in_width; ++i) {
-      if (in[i] > Scalar(0)) o += in[i] * w.row(i);  // ReLU of the previous layer
-    }
-    std::swap(in, out);
-  }
-  return unscale(static_cast<double>(in[0]) + lin);
+  return lin;
+}
+
+template <class Scalar>
+bool LatencyPredictor<Scalar>::fits_stack() const {
+  bool fits = true;  // the input's non-zeros and every layer
+  for (const std::size_t width : net_.sizes()) fits = fits && width <= kMaxFastWidth;
+  return fits;
+}
+
+template <class Scalar>
+double LatencyPredictor<Scalar>::predict_on_stack(const Architecture& arch, std::span<const double> hardware) const {
+  // Never zero-filled: the non-zero features, then each layer's positive
+  // units.
+  typename Net::template RowScratch<kMaxFastWidth> s;
+  const double lin = visit_features(arch, hardware, [&s](std::size_t i, double v) {
+    if (v == 0.0) return;
+    s.index[s.nnz] = static_cast<std::uint32_t>(i);
+    s.value[s.nnz++] = static_cast<Scalar>(v);
+  });
+  return unscale(static_cast<double>(net_.forward_one(s)[0]) + lin);
+}
+
+template <class Scalar>
+double LatencyPredictor<Scalar>::predict(const Architecture& arch, std::span<const double> hardware) const {
+  if (fits_stack()) return predict_on_stack(arch, hardware);
+  std::vector<Architecture> one{arch};
+  return predict(one, hardware).front();
 }
 
 template <class Scalar>
 std::vector<double> LatencyPredictor<Scalar>::predict(std::span<const Architecture> archs,
                                                       std::span<const double> hardware) const {
-  std::vector<double> out;
-  out.reserve(archs.size());
+  const std::size_t hw = encoder_.options().hardware_features;
+  const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
+  auto row_hardware = [&](std::size_t i) { return per_row ? hardware.subspan(i * hw, hw) : hardware; };
+  std::vector<double> out(archs.size());
+  if (fits_stack()) {
+    // One at a time, as fast as batched products here (each architecture
+    // reads the weight rows of its own non-zeros, which stay in cache), and
+    // every prediction is the single predict's, whatever else is in the
+    // batch.
+    for (std::size_t i = 0; i < archs.size(); ++i) out[i] = predict_on_stack(archs[i], row_hardware(i));
+    return out;
+  }
+  std::vector<double> lin;
+  SparseRows<Scalar> x;  // the one-hot features stay sparse: the first layer adds ~1/4 of its weight rows
+  x.width = encoder_.dim();
   typename Net::Workspace ws;
-  constexpr std::size_t kChunk = 4096;  // bounds the activations' memory
-  for (std::size_t k = 0; k < archs.size(); k += kChunk) {
-    const std::size_t m = std::min(kChunk, archs.size() - k);
-    const std::size_t hw = encoder_.options().hardware_features;
-    const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
-    const auto hw_part = per_row ? hardware.subspan(k * hw, m * hw) : hardware;
-    const auto x = encoder_.template encode_batch<Scalar>(archs.subspan(k, m), hw_part);
+  // Blocks small enough for Mlp's sparse hidden path (kSparseMaxRows).
+  constexpr std::size_t kBlock = 256;
+  for (std::size_t k = 0; k < archs.size(); k += kBlock) {
+    const std::size_t m = std::min(kBlock, archs.size() - k);
+    x.clear();
+    lin.clear();
+    for (std::size_t i = k; i < k + m; ++i) {
+      lin.push_back(visit_features(archs[i], row_hardware(i), [&x](std::size_t j, double v) {
+        if (v != 0.0) x.push(j, static_cast<Scalar>(v));
+      }));
+      x.end_row();
+    }
     const auto y = net_.forward(x, ws);
-    const auto d = static_cast<Eigen::Index>(encoder_.dim());
-    const auto layers = static_cast<Eigen::Index>(encoder_.layer_dim());
-    for (Eigen::Index i = 0; i < y.rows(); ++i) {
-      double s = static_cast<double>(y(i, 0));
-      if (linear_.size() != 0) {
-        const auto row = x.row(i).template cast<double>();
-        s += static_cast<double>(linear_(linear_.size() - 1)) +
-             row.dot(linear_.head(d).template cast<double>().transpose()) +
-             pixels(archs[k + static_cast<std::size_t>(i)]) *
-                 row.head(layers).dot(linear_.segment(d, layers).template cast<double>().transpose());
-      }
-      out.push_back(unscale(s));
+    for (std::size_t i = 0; i < m; ++i) {
+      out[k + i] = unscale(static_cast<double>(y(static_cast<Eigen::Index>(i), 0)) + lin[i]);
     }
   }
   return out;
