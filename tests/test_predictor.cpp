@@ -357,6 +357,34 @@ TEST_CASE("predictor: fine-tuning pulls the linear path towards the base") {
   CHECK(e_tuned < 0.5 * e_scratch);
 }
 
+TEST_CASE("predictor: holdout validates on a seeded part of the training rows") {
+  const auto space = MbConvSpace::ofa_mobilenet_v3();
+  const auto data = sample(space, 50, 44, multiplicative_latency);
+  const PredictorOptions shape{.hidden = {16}, .linear = true};
+  auto options = quick(3);
+  options.keep_best = true;
+  options.holdout = 0.2;
+  LatencyPredictor<float> a(space, shape), b(space, shape);
+  const auto ra = a.fit(data.archs, data.y, {}, {}, options);
+  CHECK(ra.train_rows == 40);
+  CHECK(ra.validation_rows == 10);
+  CHECK(ra.validation_rmse.size() == 3);
+  const auto rb = b.fit(data.archs, data.y, {}, {}, options);
+  CHECK(rb.validation_rmse == ra.validation_rmse);  // the same rows for the same seed
+  CHECK(a.predict(data.archs[0]) == b.predict(data.archs[0]));
+  // Given validation rows win over holdout; none and no holdout: no validation.
+  const auto given = a.fit(data.archs, data.y, std::span(data.archs).first(5), std::span(data.y).first(5), options);
+  CHECK(given.train_rows == 50);
+  CHECK(given.validation_rows == 5);
+  options.holdout = 0;
+  const auto none = a.fit(data.archs, data.y, {}, {}, options);
+  CHECK(none.validation_rows == 0);
+  CHECK(none.validation_rmse.empty());
+  options.holdout = 1.0;
+  CHECK_THROWS_WITH_AS(a.fit(data.archs, data.y, {}, {}, options), "predictor: holdout must be in [0, 1), found 1.000000",
+                       InvalidArgument);
+}
+
 TEST_CASE("predictor: hardware features enter the first layer") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
   LatencyPredictor<double> p(space, {.encoding = {.hardware_features = 3}, .hidden = {16}});

@@ -672,10 +672,7 @@ int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, con
   options.frozen_layers = ft.frozen_layers;
   options.on_epoch = progress.epoch_hook(options.epochs);
   const auto report = predictor.fine_tune(xt, yt, {}, {}, options);
-  const auto n_holdout = report.validation_rmse.empty()
-                             ? std::size_t{0}
-                             : std::min(ft.samples - 1, static_cast<std::size_t>(std::llround(
-                                                            options.holdout * static_cast<double>(ft.samples))));
+  const std::size_t n_holdout = report.validation_rows;
   warn_if_diverged(report);
   hwnas::save_predictor(predictor, args.output);
   const auto m = predictor.evaluate(xs, ys);

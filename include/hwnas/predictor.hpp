@@ -137,6 +137,10 @@ struct FitReport {
   /// TrainOptions::mlp_min_gain switched the MLP off: the predictor is the
   /// linear path, best_validation_rmse is linear_validation_rmse.
   bool mlp_off = false;
+  /// Rows trained on and validated on (with TrainOptions::holdout, the
+  /// held-out part of the training rows).
+  std::size_t train_rows = 0;
+  std::size_t validation_rows = 0;
   double seconds = 0;
 };
 
@@ -801,6 +805,8 @@ FitReport LatencyPredictor<Scalar>::train(const SparseRows<Scalar>& x, const Spa
   Rng shuffle_rng(options.seed ^ 0x5eed5eed5eed5eedULL);
 
   FitReport report;
+  report.train_rows = latencies.size();
+  report.validation_rows = val_latencies.size();
   if (linear_.size() != 0 && !val_archs.empty()) {
     const auto zv = linear_features(features(val_archs), val_archs);
     std::vector<double> pred(val_latencies.size());
