@@ -36,6 +36,9 @@
 #   SKIP_TUNE=1     leave out the tuning benchmark (the doc says so)
 #   SKIP_CPU=1      leave out the CPU lookup-table-vs-predictor study (step 4)
 #   SKIP_FINETUNE=1, SKIP_SEARCH=1   leave out the studies of step 5
+#   FINETUNE_JSON=FILE   use this output of examples/finetune_curve instead of running it
+#   REPORT_ONLY=1   rewrite docs/results.md from the raw outputs of the last run
+#                   (build-bench/results/) without measuring anything
 #   CPU_N=4000 CPU_SMALL=700 CPU_TEST=200 CPU_WARMUP=2 CPU_REPEATS=8
 #                   its sizes and timing protocol
 #   CLEAN=1         delete build-bench/ first (a pristine build)
@@ -108,6 +111,10 @@ for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune"; do
   [[ -x $exe ]] || die "$exe was not built"
 done
 
+if [[ ${REPORT_ONLY:-0} == 1 ]]; then
+  [[ -d $WORK/acc ]] || die "REPORT_ONLY=1: no previous run in $WORK"
+  say "REPORT_ONLY=1: reusing the raw outputs in $WORK"
+else
 rm -rf "$WORK"
 mkdir -p "$WORK"/{acc,logs,models,pred,speed,jobs}
 
@@ -264,7 +271,10 @@ else
 fi
 
 # ------------------------------------------------ fine-tuning and search ---
-if [[ ${SKIP_FINETUNE:-0} == 1 ]]; then
+if [[ -n ${FINETUNE_JSON:-} ]]; then
+  say "fine-tuning curve: $FINETUNE_JSON (FINETUNE_JSON)"
+  cp "$FINETUNE_JSON" "$WORK/finetune.json"
+elif [[ ${SKIP_FINETUNE:-0} == 1 ]]; then
   say "SKIP_FINETUNE=1: no fine-tuning curve"
 else
   say "fine-tuning curve: examples/finetune_curve (all columns, N = 50..700, 3 seeds; ~10 min)"
@@ -294,12 +304,21 @@ fi
   echo "python=$("$PY" -c 'import sys, numpy, sklearn, torch; print(sys.version.split()[0], "numpy", numpy.__version__, "scikit-learn", sklearn.__version__, "torch", torch.__version__)')"
   echo "blas=$(ls -d /usr/lib/*/openblas-pthread >/dev/null 2>&1 && echo 'OpenBLAS (libopenblas0-pthread)' || echo 'no OpenBLAS found: PyTorch uses a reference BLAS')"
 } >"$WORK/machine.txt"
+fi  # REPORT_ONLY
+if [[ ${REPORT_ONLY:-0} == 1 && -n ${FINETUNE_JSON:-} ]]; then
+  cp "$FINETUNE_JSON" "$WORK/finetune.json"
+fi
 
 # ------------------------------------------------------------------- report ---
 say "writing docs/results.md and docs/plots/"
 mkdir -p "$ROOT/docs/plots"
 rm -f "$ROOT"/docs/plots/*.svg
-ELAPSED=$(( $(date +%s) - START ))
+if [[ ${REPORT_ONLY:-0} == 1 ]]; then
+  ELAPSED=$(cat "$WORK/elapsed.txt" 2>/dev/null || echo 0)
+else
+  ELAPSED=$(( $(date +%s) - START ))
+  echo "$ELAPSED" >"$WORK/elapsed.txt"
+fi
 "$PY" - "$ROOT" "$WORK" "$CSV" "$PAIRS" "$ELAPSED" "$COLUMNS" "$SPEED_COLUMN" "$CPU_N" "$CPU_SMALL" "$CPU_TEST" \
   "$CPU_WARMUP" "$CPU_REPEATS" <<'PYEOF'
 import csv, json, math, os, statistics, sys
