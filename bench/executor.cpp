@@ -7,6 +7,8 @@
 // (-DHWNAS_WITH_TORCH=OFF) only the executor runs.
 #include <benchmark/benchmark.h>
 
+#include "bench_support.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -96,9 +98,7 @@ void rank_study() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-#ifdef HWNAS_BENCH_FLAGS
-  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_BENCH_FLAGS);
-#endif
+  hwnas_bench::add_context();
 #ifdef HWNAS_BENCH_WITH_TORCH
   rank_study();
 #else

@@ -13,6 +13,8 @@
 //                                model is trained here first (not timed)
 #include <benchmark/benchmark.h>
 
+#include "bench_support.hpp"
+
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -34,18 +36,8 @@ using Predictor = hwnas::LatencyPredictor<float>;
 constexpr const char* kColumn = "v100_64";
 constexpr std::size_t kBatch = 10000;  // the peer's batch: 10 000 rows cycling over the 5000 archs
 
-[[maybe_unused]] const int kContext = [] {
-#ifdef HWNAS_BENCH_FLAGS
-  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_BENCH_FLAGS);
-#endif
-  benchmark::AddCustomContext("hwnas_column", kColumn);
-  return 0;
-}();
-
-std::filesystem::path data_dir() {
-  if (const char* env = std::getenv("HWNAS_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return std::filesystem::path(HWNAS_SOURCE_DIR) / ".." / "shared" / "data";
-}
+[[maybe_unused]] const int kContext = hwnas_bench::add_context(kColumn);
+using hwnas_bench::data_dir;
 
 /// The dataset, its benchmark split and one column, loaded once.
 struct BenchData {

@@ -8,6 +8,8 @@
 // checkout's ../shared/data).
 #include <benchmark/benchmark.h>
 
+#include "bench_support.hpp"
+
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -24,18 +26,8 @@ using hwnas::Architecture;
 
 constexpr const char* kColumn = "v100_64";
 
-[[maybe_unused]] const int kContext = [] {
-#ifdef HWNAS_BENCH_FLAGS
-  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_BENCH_FLAGS);
-#endif
-  benchmark::AddCustomContext("hwnas_column", kColumn);
-  return 0;
-}();
-
-std::filesystem::path data_dir() {
-  if (const char* env = std::getenv("HWNAS_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return std::filesystem::path(HWNAS_SOURCE_DIR) / ".." / "shared" / "data";
-}
+[[maybe_unused]] const int kContext = hwnas_bench::add_context(kColumn);
+using hwnas_bench::data_dir;
 
 struct TuneData {
   bool ok = false;

@@ -17,13 +17,9 @@ using namespace hwnas;
 
 namespace {
 
+/// The OFA MobileNetV3 layout (20 slots, 5 stages), every choice the same.
 Architecture uniform(int k, int e, int d, int r) {
-  Architecture a;
-  a.ks.assign(20, k);
-  a.e.assign(20, e);
-  a.d.assign(5, d);
-  a.r = r;
-  return a;
+  return hwnas_test::uniform_arch(MbConvSpace::ofa_mobilenet_v3(), k, e, d, r);
 }
 
 std::filesystem::path temp_dir(const std::string& name) {
@@ -70,13 +66,7 @@ TEST_CASE("lut: MobileNetV3 keys follow OFA's grammar (ofa-reference.md §4.2)")
 
 TEST_CASE("lut: ProxylessNAS keys hold the expand ratio and fold pooling into Logits") {
   const auto space = MbConvSpace::ofa_proxyless(1.3);
-  Architecture a;
-  a.ks.assign(space.num_slots(), 5);
-  a.e.assign(space.num_slots(), 6);
-  a.d.assign(space.num_stages(), 2);
-  a.d.back() = 1;  // the last stage has one block
-  a.r = 224;
-  const auto keys = lut_keys(space, a);
+  const auto keys = lut_keys(space, hwnas_test::uniform_arch(space, 5, 6, 2, 224));  // last stage: 1 block
   const int blocks = 2 * static_cast<int>(space.num_stages()) - 1;
   REQUIRE(keys.size() == static_cast<std::size_t>(1 + 1 + blocks + 2));
   CHECK(keys[0] == "Conv-input:224x224x3-output:112x112x40");

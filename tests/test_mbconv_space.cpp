@@ -9,19 +9,12 @@
 #include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/space/search_space.hpp"
 
+#include "test_support.hpp"
+
 using namespace hwnas;
+using hwnas_test::uniform_arch;
 
 namespace {
-
-Architecture uniform_arch(const MbConvSpace& space, int ks, int e, int d, int r) {
-  Architecture a;
-  a.ks.assign(space.num_slots(), ks);
-  a.e.assign(space.num_slots(), e);
-  a.d.assign(space.num_stages(), d);
-  if (space.options().family == Family::proxyless) a.d.back() = 1;
-  a.r = r;
-  return a;
-}
 
 std::vector<int> stage_widths(const MbConvSpace& s) {
   std::vector<int> w;

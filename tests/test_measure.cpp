@@ -13,6 +13,7 @@
 #include "hwnas/measure/cpu_executor.hpp"
 #include "hwnas/measure/timing.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "test_support.hpp"
 
 using namespace hwnas;
 using namespace hwnas::measure;
@@ -292,11 +293,7 @@ TEST_CASE("measure: whole sub-networks of every preset have the layer list's out
 
 TEST_CASE("measure: the executor is deterministic, images of a batch are independent, shortcuts add") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  Architecture arch;
-  arch.ks.assign(20, 5);
-  arch.e.assign(20, 4);
-  arch.d.assign(5, 3);
-  arch.r = 128;
+  const Architecture arch = hwnas_test::uniform_arch(space, 5, 4, 3, 128);
   const auto layers = space.layers(arch);
   const CpuExecutor executor(7);
   auto a = executor.prepare(layers, 2);
@@ -330,11 +327,7 @@ TEST_CASE("measure: the executor is deterministic, images of a batch are indepen
 
 TEST_CASE("measure: bad layer lists are rejected") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  Architecture arch;
-  arch.ks.assign(20, 3);
-  arch.e.assign(20, 3);
-  arch.d.assign(5, 2);
-  arch.r = 160;
+  const Architecture arch = hwnas_test::uniform_arch(space, 3, 3, 2, 160);
   auto layers = space.layers(arch);
   const CpuExecutor executor;
   CHECK_THROWS_WITH_AS(executor.prepare({}, 1), "cpu executor: no layers", InvalidArgument);
@@ -347,11 +340,7 @@ TEST_CASE("measure: bad layer lists are rejected") {
 
 TEST_CASE("measure: timing a real sub-network on this CPU") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  Architecture arch;
-  arch.ks.assign(20, 3);
-  arch.e.assign(20, 3);
-  arch.d.assign(5, 2);
-  arch.r = 128;
+  const Architecture arch = hwnas_test::uniform_arch(space, 3, 3, 2, 128);
   CpuExecutor executor;
   const auto s = measure_network(executor, space, arch, 1, {.warmup = 1, .repeats = 5});
   CHECK(s.count + s.discarded == 5);

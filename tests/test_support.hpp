@@ -9,7 +9,22 @@
 
 #include <doctest/doctest.h>
 
+#include "hwnas/architecture.hpp"
+#include "hwnas/space/mbconv_space.hpp"
+
 namespace hwnas_test {
+
+/// Every slot kernel `ks` and expand `e`, every stage depth `d` (ProxylessNAS's
+/// last stage: its only depth, 1), resolution `r`.
+inline hwnas::Architecture uniform_arch(const hwnas::MbConvSpace& space, int ks, int e, int d, int r) {
+  hwnas::Architecture a;
+  a.ks.assign(space.num_slots(), ks);
+  a.e.assign(space.num_slots(), e);
+  a.d.assign(space.num_stages(), d);
+  if (space.options().family == hwnas::Family::proxyless) a.d.back() = 1;
+  a.r = r;
+  return a;
+}
 
 /// The shared data folder: $HWNAS_DATA_DIR if set, else ../shared/data
 /// relative to the repository (HWNAS_SOURCE_DIR is set by CMake).

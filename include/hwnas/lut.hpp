@@ -138,20 +138,30 @@ inline void append_shapes(std::string& out, int in_size, int in_channels, int ou
 
 }  // namespace detail
 
-inline void LookupTable::set(std::string key, const LutEntry& entry) {
-  const std::string where = "lut '" + name_ + "': ";
-  if (key.empty()) throw InvalidArgument(where + "empty key");
+namespace detail {
+
+/// What is wrong with an entry ("" when nothing): the file readers report it
+/// with a file position, set() with the table's name.
+inline std::string lut_entry_problem(const std::string& key, const LutEntry& entry) {
+  if (key.empty()) return "empty key";
   for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7f) throw InvalidArgument(where + "key '" + key + "' holds a control character");
+    if (c < 0x20 || c == 0x7f) return "key '" + key + "' holds a control character";
   }
-  if (entry.count < 0) {
-    throw InvalidArgument(where + key + ": count must be >= 0, found " + std::to_string(entry.count));
-  }
+  if (entry.count < 0) return key + ": count must be >= 0, found " + std::to_string(entry.count);
   if (!std::isfinite(entry.mean) || entry.mean < 0) {
-    throw InvalidArgument(where + key + ": mean must be finite and >= 0 (ms), found " + std::to_string(entry.mean));
+    return key + ": mean must be finite and >= 0 (ms), found " + std::to_string(entry.mean);
   }
   if (!std::isfinite(entry.std) || entry.std < 0) {
-    throw InvalidArgument(where + key + ": std must be finite and >= 0, found " + std::to_string(entry.std));
+    return key + ": std must be finite and >= 0, found " + std::to_string(entry.std);
+  }
+  return {};
+}
+
+}  // namespace detail
+
+inline void LookupTable::set(std::string key, const LutEntry& entry) {
+  if (const auto problem = detail::lut_entry_problem(key, entry); !problem.empty()) {
+    throw InvalidArgument("lut '" + name_ + "': " + problem);
   }
   entries_.insert_or_assign(std::move(key), entry);
 }

@@ -174,15 +174,10 @@ inline LookupTable parse_lut_yaml(std::string_view text, const std::string& sour
                             key + ": missing field '" + (slot == 0 ? "count" : slot == 1 ? "mean" : "std") + "'");
         }
       }
-      try {
-        table.set(key, entry);
-      } catch (const InvalidArgument& e) {
-        // set() names the table; the location is what the reader adds.
-        const std::string what = e.what();
-        const std::string prefix = "lut '" + source + "': ";
-        detail::yaml_fail(source, item.first.Mark(),
-                          what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what);
+      if (const auto problem = detail::lut_entry_problem(key, entry); !problem.empty()) {
+        detail::yaml_fail(source, item.first.Mark(), problem);
       }
+      table.set(key, entry);
     }
   } catch (const YAML::Exception& e) {
     detail::yaml_fail(source, e.mark, e.msg);

@@ -9,6 +9,7 @@
 #include "hwnas/measure/adapter.hpp"
 #include "hwnas/measure/torch_adapter.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "test_support.hpp"
 
 // libtorch defines its own CHECK (glog style): the doctest macros are spelt
 // out in full here.
@@ -46,11 +47,7 @@ TEST_CASE("torch adapter: every preset's sub-networks have the layer list's para
 
 TEST_CASE("torch adapter: the same seed builds the same network, and timing goes through the protocol") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  Architecture arch;
-  arch.ks.assign(20, 3);
-  arch.e.assign(20, 3);
-  arch.d.assign(5, 2);
-  arch.r = 128;
+  const Architecture arch = hwnas_test::uniform_arch(space, 3, 3, 2, 128);
   TorchAdapter a({.seed = 4}), b({.seed = 4});
   auto pa = a.prepare(space.layers(arch), 1);
   auto pb = b.prepare(space.layers(arch), 1);

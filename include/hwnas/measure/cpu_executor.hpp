@@ -74,26 +74,34 @@ inline void pointwise(const Tensor& in, const std::vector<float>& w, const std::
   activate(act, out.data.data(), out.data.size());
 }
 
+/// Calls fn(tap, iy, ix) for each tap ky * k + kx of a k x k window (stride
+/// s, padding k / 2) at output pixel (oy, ox) that falls inside the input.
+template <class Fn>
+void for_each_tap(const Tensor& in, int oy, int ox, int k, int stride, Fn&& fn) {
+  const int pad = k / 2;
+  for (int ky = 0; ky < k; ++ky) {
+    const int iy = oy * stride - pad + ky;
+    if (iy < 0 || iy >= in.h) continue;
+    for (int kx = 0; kx < k; ++kx) {
+      const int ix = ox * stride - pad + kx;
+      if (ix >= 0 && ix < in.w) fn(ky * k + kx, iy, ix);
+    }
+  }
+}
+
 /// k x k depthwise convolution, stride s, padding k / 2; W is (k*k) x c.
 inline void depthwise(const Tensor& in, const std::vector<float>& w, const std::vector<float>& b, int k, int stride,
                       Activation act, Tensor& out) {
-  const int pad = k / 2, c = in.c;
+  const int c = in.c;
   const ConstArrayMap bias(b.data(), c);
   for (int n = 0; n < in.n; ++n) {
     for (int oy = 0; oy < out.h; ++oy) {
       for (int ox = 0; ox < out.w; ++ox) {
         ArrayMap acc(&out.at(n, oy, ox, 0), c);
         acc = bias;
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * stride - pad + ky;
-          if (iy < 0 || iy >= in.h) continue;
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * stride - pad + kx;
-            if (ix < 0 || ix >= in.w) continue;
-            acc += ConstArrayMap(&w[static_cast<std::size_t>(ky * k + kx) * c], c) *
-                   ConstArrayMap(&in.at(n, iy, ix, 0), c);
-          }
-        }
+        for_each_tap(in, oy, ox, k, stride, [&](int tap, int iy, int ix) {
+          acc += ConstArrayMap(&w[static_cast<std::size_t>(tap) * c], c) * ConstArrayMap(&in.at(n, iy, ix, 0), c);
+        });
       }
     }
   }
@@ -104,21 +112,14 @@ inline void depthwise(const Tensor& in, const std::vector<float>& w, const std::
 /// (im2col) times W, which is (k*k*cin) x cout row-major.
 inline void conv2d(const Tensor& in, const std::vector<float>& w, const std::vector<float>& b, int k, int stride,
                    Activation act, Tensor& patches, Tensor& out) {
-  const int pad = k / 2, cin = in.c;
+  const int cin = in.c;
   std::fill(patches.data.begin(), patches.data.end(), 0.0f);
   for (int n = 0; n < in.n; ++n) {
     for (int oy = 0; oy < out.h; ++oy) {
       for (int ox = 0; ox < out.w; ++ox) {
         float* row = &patches.at(n, oy, ox, 0);
-        for (int ky = 0; ky < k; ++ky) {
-          const int iy = oy * stride - pad + ky;
-          if (iy < 0 || iy >= in.h) continue;
-          for (int kx = 0; kx < k; ++kx) {
-            const int ix = ox * stride - pad + kx;
-            if (ix < 0 || ix >= in.w) continue;
-            std::copy_n(&in.at(n, iy, ix, 0), cin, row + (ky * k + kx) * cin);
-          }
-        }
+        for_each_tap(in, oy, ox, k, stride,
+                     [&](int tap, int iy, int ix) { std::copy_n(&in.at(n, iy, ix, 0), cin, row + tap * cin); });
       }
     }
   }
