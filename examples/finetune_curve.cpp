@@ -6,18 +6,16 @@
 //                  [--candidates 3] [--keep 2] [--folds 2] [--method-base 2080ti_1]
 //
 // For a target column and a seed, the N samples are the first N of
-// random_subset(train rows, largest N, seed) (nested: the 100 contain the 50);
-// the first 80 % of them train and the last 20 % validate. Nothing else of
-// the target column is used. Strategies:
-//   scratch   finetune_recipe() from scratch on the samples;
-//   finetune  hwnas's multi-device fine-tuning: the bases are default_recipe()
-//             predictors of every other column; each base's predictions are
-//             mapped onto the training samples by a least-squares line, the
-//             `candidates` bases with the lowest residual are fine-tuned
-//             (finetune_recipe().training), the `keep` of them with the
-//             lowest validation RMSE are kept, and with --folds 2 each kept
-//             base is fine-tuned once more with the other hold-out (the first
-//             20 % validate, the rest train); the kept fine-tunes are averaged;
+// random_subset(train rows, largest N, seed) (nested: the 100 contain the 50).
+// Nothing else of the target column is used: 20 % of the N samples validate.
+// Strategies:
+//   scratch   finetune_recipe() from scratch on the samples (its hold-out
+//             validates);
+//   finetune  hwnas::fine_tune_from (transfer.hpp) with the default_recipe()
+//             predictors of every other column as bases: the `candidates`
+//             bases whose predictions a line maps best onto the samples are
+//             fine-tuned, the `keep` with the lowest validation RMSE kept,
+//             each refitted on `folds` hold-out folds, all averaged;
 //   method    the method: the paper recipe's base on one device (2080ti_1),
 //             the first 2 layers frozen, the paper recipe's training on all N
 //             samples (for that column itself, the next column is the base).
@@ -120,19 +118,6 @@ Options parse(int argc, char** argv) {
   if (o.folds != 1 && o.folds != 2) throw hwnas::InvalidArgument("--folds must be 1 or 2");
   o.keep = std::min(o.keep, o.candidates);
   return o;
-}
-
-/// Residual RMSE of the least-squares line y ~ a + c * p.
-double line_fit_rmse(const std::vector<double>& p, const std::vector<double>& y) {
-  const double n = static_cast<double>(y.size());
-  double sp = 0, sy = 0, spp = 0, spy = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) sp += p[i], sy += y[i], spp += p[i] * p[i], spy += p[i] * y[i];
-  const double var = spp - sp * sp / n;
-  const double c = var > 0 ? (spy - sp * sy / n) / var : 0.0;
-  const double a = (sy - c * sp) / n;
-  double sq = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) sq += (y[i] - a - c * p[i]) * (y[i] - a - c * p[i]);
-  return std::sqrt(sq / n);
 }
 
 /// Mean over seeds of the metrics the curve reports.
@@ -244,64 +229,40 @@ int main(int argc, char** argv) try {
     for (const auto seed : opt.seeds) {
       const auto subset = hwnas::random_subset(split.train, opt.samples.back(), seed);
       for (const auto n : opt.samples) {
-        const std::size_t n_val = static_cast<std::size_t>(std::llround(0.2 * static_cast<double>(n)));
         const std::vector<std::size_t> idx(subset.begin(), subset.begin() + static_cast<std::ptrdiff_t>(n));
-        const std::vector<std::size_t> idx_t(idx.begin(), idx.end() - static_cast<std::ptrdiff_t>(n_val));
-        const std::vector<std::size_t> idx_v(idx.end() - static_cast<std::ptrdiff_t>(n_val), idx.end());
-        const auto xa = rows(idx), xt = rows(idx_t), xv = rows(idx_v);
-        const auto ya = values(target, idx), yt = values(target, idx_t), yv = values(target, idx_v);
+        const auto xa = rows(idx);
+        const auto ya = values(target, idx);
         auto training = hwnas::finetune_recipe().training;
         training.seed = seed;
 
-        // scratch
+        // scratch: the recipe's hold-out (20 %) validates
         {
           Predictor p(space, hwnas::finetune_recipe().predictor);
-          p.fit(xt, yt, xv, yv, training);
+          p.fit(xa, ya, {}, {}, training);
           curve[n]["scratch"].add(p.evaluate(test_archs, y_test));
         }
-        // finetune: rank the other columns' bases by a line fitted to their predictions
+        // finetune: hwnas::fine_tune_from over the other columns' bases
         {
-          std::vector<std::pair<double, std::string>> ranked;
+          std::vector<std::string> names;
+          std::vector<Predictor> bases;
           for (const auto& c : all_columns) {
-            if (c != target) ranked.emplace_back(line_fit_rmse(full.at(c).predict(xt), yt), c);
+            if (c == target) continue;
+            names.push_back(c);
+            bases.push_back(full.at(c));
           }
-          std::sort(ranked.begin(), ranked.end());
-          ranked.resize(std::min(opt.candidates, ranked.size()));
-          struct Tuned {
-            double validation_rmse;
-            std::string base;
-            std::vector<double> test;
-          };
-          std::vector<Tuned> tuned;
-          for (const auto& [fit_rmse, c] : ranked) {
-            Predictor p = full.at(c);
-            const auto report = p.fine_tune(xt, yt, xv, yv, training);
-            tuned.push_back({report.best_validation_rmse, c, p.predict(test_archs)});
+          hwnas::TransferOptions transfer;
+          transfer.candidates = opt.candidates;
+          transfer.keep = opt.keep;
+          transfer.folds = opt.folds;
+          transfer.training.seed = seed;
+          hwnas::TransferReport report;
+          const auto ensemble = hwnas::fine_tune_from<float>(bases, xa, ya, transfer, &report);
+          curve[n]["finetune"].add(ensemble.evaluate(test_archs, y_test));
+          json kept = json::array();
+          for (const auto& c : report.candidates) {
+            if (c.kept) kept.push_back(names[c.base]);
           }
-          std::stable_sort(tuned.begin(), tuned.end(),
-                           [](const Tuned& a, const Tuned& b) { return a.validation_rmse < b.validation_rmse; });
-          tuned.resize(std::min(opt.keep, tuned.size()));
-          json bases = json::array();
-          for (const auto& t : tuned) bases.push_back(t.base);
-          if (opt.folds == 2) {
-            // the other hold-out: the first 20 % of the samples validate
-            const std::vector<std::size_t> idx_t2(idx.begin() + static_cast<std::ptrdiff_t>(n_val), idx.end());
-            const std::vector<std::size_t> idx_v2(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_val));
-            const auto xt2 = rows(idx_t2), xv2 = rows(idx_v2);
-            const auto yt2 = values(target, idx_t2), yv2 = values(target, idx_v2);
-            const std::size_t kept = tuned.size();
-            for (std::size_t j = 0; j < kept; ++j) {
-              Predictor p = full.at(tuned[j].base);
-              const auto report = p.fine_tune(xt2, yt2, xv2, yv2, training);
-              tuned.push_back({report.best_validation_rmse, tuned[j].base, p.predict(test_archs)});
-            }
-          }
-          std::vector<double> pred(y_test.size(), 0.0);
-          for (const auto& t : tuned) {
-            for (std::size_t i = 0; i < pred.size(); ++i) pred[i] += t.test[i] / static_cast<double>(tuned.size());
-          }
-          curve[n]["finetune"].add(hwnas::evaluate(pred, y_test));
-          chosen[n].push_back(bases);
+          chosen[n].push_back(kept);
         }
         // the method
         {

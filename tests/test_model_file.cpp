@@ -336,6 +336,83 @@ TEST_CASE("model file: header layout and checksum (docs/model-file.md)") {
   CHECK(b.substr(40, get_le(b, 32, 8)) == std::string("hwnas ") + version_string);
 }
 
+// -------------------------------------------------------------- ensembles --
+
+TEST_CASE_TEMPLATE("model file: an ensemble saves, loads and saves exactly", Scalar, float, double) {
+  auto second = unusual_predictor<Scalar>();
+  Rng rng(21);
+  second.network().init(rng);
+  second.set_target_scaling(0.5, 2.0);
+  const PredictorEnsemble<Scalar> e({unusual_predictor<Scalar>(), second});
+  TempDir tmp;
+  const fs::path file = tmp / "ensemble.hwnas";
+  save_ensemble(e, file);
+  const std::string first = detail::read_file(file);
+  CHECK(first == ensemble_to_bytes(e));
+  CHECK(get_le(first, 20, 4) == 3 + 2 * 21);  // writer, kind, members; 21 fields per member
+  CHECK(first.find(std::string(1, '\x0e') + "member1.linear") != std::string::npos);  // key length, key
+  const auto q = load_ensemble<Scalar>(file);
+  REQUIRE(q.size() == 2);
+  save_ensemble(q, file);
+  CHECK(detail::read_file(file) == first);
+  CHECK(tmp.names() == std::vector<std::string>{"ensemble.hwnas"});
+  for (std::size_t i = 0; i < 2; ++i) check_same_predictions(e.members()[i], q.members()[i], kHardware);
+  const auto archs = sample_archs(e.space(), 20);
+  CHECK(q.predict(archs, kHardware) == e.predict(archs, kHardware));
+}
+
+TEST_CASE("model file: a single predictor's file loads as an ensemble of one; an ensemble's file is not a predictor") {
+  const auto p = unusual_predictor<float>();
+  const auto one = ensemble_from_bytes<float>(predictor_to_bytes(p), "p.hwnas");
+  REQUIRE(one.size() == 1);
+  CHECK(predictor_to_bytes(one.members()[0]) == predictor_to_bytes(p));
+  const auto archs = sample_archs(p.space(), 20);
+  CHECK(one.predict(archs, kHardware) == p.predict(archs, kHardware));
+  for (const auto& a : archs) CHECK(one.predict(a, kHardware) == p.predict(a, kHardware));
+
+  const std::string b = ensemble_to_bytes(PredictorEnsemble<float>({p}));
+  CHECK_THROWS_WITH_AS(predictor_from_bytes<float>(b, "e.hwnas"),
+                       "e.hwnas: field 'kind' = 'latency-ensemble': the file holds a predictor ensemble; load it "
+                       "with load_ensemble",
+                       FormatError);
+}
+
+TEST_CASE("model file: ensemble files with a wrong member count, stray fields or mixed spaces are rejected") {
+  const auto p = unusual_predictor<float>();
+  const std::string good = ensemble_to_bytes(PredictorEnsemble<float>({p, p}));
+  auto with_members = [&](std::int64_t n) {
+    std::string b = good;
+    put_le(b, payload_of(b, "members"), static_cast<std::uint64_t>(n), 8);
+    reseal(b);
+    return b;
+  };
+  CHECK_THROWS_WITH_AS(ensemble_from_bytes<float>(with_members(0), "e"),
+                       "e: field 'members': value 0 outside [1, 4096]", FormatError);
+  CHECK_THROWS_WITH_AS(ensemble_from_bytes<float>(with_members(3), "e"), "e: missing field 'member2.scalar'",
+                       FormatError);
+  CHECK_THROWS_WITH_AS(ensemble_from_bytes<float>(with_members(1), "e"),
+                       doctest::Contains("e: unknown field 'member1."), FormatError);
+  std::string b = good;
+  b.replace(payload_of(b, "member1.target.transform"), 3, "lug");
+  reseal(b);
+  CHECK_THROWS_WITH_AS(ensemble_from_bytes<float>(b, "e"),
+                       "e: field 'member1.target.transform' = 'lug-standardize'; expected standardize or "
+                       "log-standardize",
+                       FormatError);
+  // Members of different spaces: each is a valid predictor, the ensemble is not.
+  PredictorOptions po;
+  po.hidden = {4};
+  detail::ModelWriter w;
+  w.string("writer", "test");
+  w.string("kind", "latency-ensemble");
+  w.int64("members", 2);
+  detail::write_predictor_fields(w, LatencyPredictor<float>(MbConvSpace::ofa_mobilenet_v3(), po), "member0.");
+  detail::write_predictor_fields(w, LatencyPredictor<float>(MbConvSpace::ofa_proxyless(), po), "member1.");
+  CHECK_THROWS_WITH_AS(ensemble_from_bytes<float>(std::move(w).finish(), "e"),
+                       doctest::Contains("e: invalid ensemble: ensemble: member 1 searches space 'ofa-proxyless'"),
+                       FormatError);
+}
+
 // -------------------------------------------------------------- rejections --
 
 TEST_CASE("model file: rejects files that are not model files") {

@@ -49,15 +49,9 @@ TrainOptions quick(std::size_t epochs) {
   return o;
 }
 
-// Latencies that add up over layers (ms-linear in the one-hot features) or
+// Latencies that add up over layers (hwnas_test::additive_latency) or
 // multiply (log-linear): what batch-1 and large-batch GPU latencies look like.
-double additive_latency(const MbConvSpace& space, const Architecture& a) {
-  double ms = 2.0 + 0.01 * (a.r - 128);
-  for (std::size_t i = 0; i < space.num_slots(); ++i) {
-    if (space.is_active(a, i)) ms += 0.03 * a.ks[i] + 0.05 * a.e[i];
-  }
-  return ms;
-}
+using hwnas_test::additive_latency;
 double multiplicative_latency(const MbConvSpace& space, const Architecture& a) {
   double log_ms = 0.02 * (a.r - 128);
   for (std::size_t i = 0; i < space.num_slots(); ++i) {

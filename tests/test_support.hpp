@@ -26,6 +26,16 @@ inline hwnas::Architecture uniform_arch(const hwnas::MbConvSpace& space, int ks,
   return a;
 }
 
+/// A latency that adds up over layers, ms-linear in the one-hot features
+/// (what batch-1 GPU latencies look like).
+inline double additive_latency(const hwnas::MbConvSpace& space, const hwnas::Architecture& a) {
+  double ms = 2.0 + 0.01 * (a.r - 128);
+  for (std::size_t i = 0; i < space.num_slots(); ++i) {
+    if (space.is_active(a, i)) ms += 0.03 * a.ks[i] + 0.05 * a.e[i];
+  }
+  return ms;
+}
+
 /// The shared data folder: $HWNAS_DATA_DIR if set, else ../shared/data
 /// relative to the repository (HWNAS_SOURCE_DIR is set by CMake).
 inline std::filesystem::path data_dir() {

@@ -616,13 +616,15 @@ int cmd_train(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs 
 }
 
 int cmd_eval(const DataArgs& data_args, const std::string& model, bool as_json) {
-  const auto predictor = hwnas::load_predictor<float>(model);
+  const auto predictor = hwnas::load_ensemble<float>(model);
   const auto table = load_table(data_args, true, "eval");
   require_rows(table.split.test.size(), "test", table, data_args);
   const auto [xs, ys] = table.rows(table.split.test, predictor.space(), data_args.csv);
-  const auto m = predictor.evaluate(xs, ys);
+  const auto predicted = predictor.predict(xs);
+  const auto m = hwnas::evaluate(predicted, ys);
   if (as_json) {
     print({{"test", metrics_json(m)},
+           {"latency_margin", hwnas::latency_margin(predicted, ys)},
            {"model", model},
            {"target", data_args.target},
            {"split", table.choice.text},
@@ -636,11 +638,23 @@ int cmd_eval(const DataArgs& data_args, const std::string& model, bool as_json) 
 }
 
 struct FinetuneArgs {
-  std::string base;
+  std::vector<std::string> bases;  ///< one: fine-tune it; several: fine_tune_from, an ensemble
   std::size_t samples = 0;
+  hwnas::TransferOptions transfer;
   std::size_t frozen_layers = 0;
   bool frozen_given = false;  ///< otherwise: 2 for the paper recipe (the method's fine-tuning), else 0
 };
+
+json transfer_json(const hwnas::TransferReport& r, const std::vector<std::string>& paths) {
+  json candidates = json::array();
+  for (const auto& c : r.candidates) {
+    candidates.push_back({{"base", paths[c.base]},
+                          {"line_fit_rmse", c.line_fit_rmse},
+                          {"validation_rmse", c.validation_rmse},
+                          {"kept", c.kept}});
+  }
+  return candidates;
+}
 
 int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, const Progress& progress,
                  bool as_json) {
@@ -648,7 +662,21 @@ int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, con
   if (!ft.frozen_given) ft.frozen_layers = args.recipe == "paper" ? 2 : 0;
   auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
   check_output_path(args.output);
-  auto predictor = hwnas::load_predictor<float>(ft.base);
+  std::vector<Predictor> bases;
+  for (const auto& path : ft.bases) {
+    bases.push_back(hwnas::load_predictor<float>(path));
+    const auto& p = bases.back();
+    if (p.space().options() != bases.front().space().options()) {
+      throw hwnas::InvalidArgument("--base " + path + " searches space '" + p.space().name() + "' but --base " +
+                                   ft.bases.front() + " searches '" + bases.front().space().name() +
+                                   "' (or the same name with other options)");
+    }
+    if (ft.frozen_layers >= p.network().num_layers()) {
+      throw hwnas::InvalidArgument("--frozen-layers " + std::to_string(ft.frozen_layers) + ": the base model has " +
+                                   std::to_string(p.network().num_layers()) +
+                                   " layers and at least the last must train (--base " + path + ")");
+    }
+  }
   const auto table = load_table(data_args, false, "finetune");
   require_rows(table.split.test.size(), "test", table, data_args);
   if (ft.samples > table.split.train.size()) {
@@ -656,13 +684,8 @@ int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, con
                                  std::to_string(table.split.train.size()) + " train rows of the " +
                                  table.choice.text + " split of '" + data_args.csv + "'");
   }
-  if (ft.frozen_layers >= predictor.network().num_layers()) {
-    throw hwnas::InvalidArgument("--frozen-layers " + std::to_string(ft.frozen_layers) + ": the base model has " +
-                                 std::to_string(predictor.network().num_layers()) +
-                                 " layers and at least the last must train");
-  }
   const auto chosen = hwnas::random_subset(table.split.train, ft.samples, args.seed);
-  const auto& space = predictor.space();
+  const auto& space = bases.front().space();
   const auto [xt, yt] = table.rows(chosen, space, data_args.csv);
   const auto [xs, ys] = table.rows(table.split.test, space, data_args.csv);
 
@@ -671,33 +694,62 @@ int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, con
   auto options = recipe.training;
   options.frozen_layers = ft.frozen_layers;
   options.on_epoch = progress.epoch_hook(options.epochs);
-  const auto report = predictor.fine_tune(xt, yt, {}, {}, options);
-  const std::size_t n_holdout = report.validation_rows;
-  warn_if_diverged(report);
-  hwnas::save_predictor(predictor, args.output);
-  const auto m = predictor.evaluate(xs, ys);
-
-  if (as_json) {
-    json j = {{"test", metrics_json(m)}};
+  json j = {{"recipe", args.recipe},
+            {"target", data_args.target},
+            {"split", table.choice.text},
+            {"seed", args.seed},
+            {"samples", ft.samples},
+            {"frozen_layers", ft.frozen_layers},
+            {"n_test", xs.size()},
+            {"model", args.output}};
+  std::ostringstream text;
+  hwnas::RegressionMetrics m;
+  if (bases.size() == 1) {
+    auto& predictor = bases.front();
+    const auto report = predictor.fine_tune(xt, yt, {}, {}, options);
+    warn_if_diverged(report);
+    hwnas::save_predictor(predictor, args.output);
+    m = predictor.evaluate(xs, ys);
     j.update(fit_json(report));
-    j.update({{"recipe", args.recipe},
-              {"target", data_args.target},
-              {"split", table.choice.text},
-              {"seed", args.seed},
-              {"base", ft.base},
-              {"samples", ft.samples},
-              {"frozen_layers", ft.frozen_layers},
+    j.update({{"base", ft.bases.front()}, {"n_train", xt.size()}, {"n_holdout", report.validation_rows}});
+    text << "fine-tuned " << ft.bases.front() << " to " << data_args.target << " with " << ft.samples << " samples ("
+         << ft.frozen_layers << " frozen layers, " << args.recipe << " recipe, " << report.validation_rows
+         << " of them held out): " << fit_text(report) << "\n";
+  } else {
+    // Several bases: the hold-out folds of fine_tune_from (the finetune
+    // recipe's 20 % unless the recipe holds out more).
+    if (options.holdout == 0) options.holdout = hwnas::finetune_recipe().training.holdout;
+    ft.transfer.training = options;
+    hwnas::TransferReport report;
+    const auto ensemble = hwnas::fine_tune_from<float>(bases, xt, yt, ft.transfer, &report);
+    for (const auto& c : report.candidates) {
+      for (const auto& f : c.fits) warn_if_diverged(f);
+    }
+    hwnas::save_ensemble(ensemble, args.output);
+    m = ensemble.evaluate(xs, ys);
+    j.update({{"bases", ft.bases},
+              {"candidates", transfer_json(report, ft.bases)},
+              {"members", ensemble.size()},
+              {"folds", ft.transfer.folds},
               {"n_train", xt.size()},
-              {"n_holdout", n_holdout},
-              {"n_test", xs.size()},
-              {"model", args.output}});
+              {"n_holdout", report.validation_rows},
+              {"train_s", report.seconds}});
+    text << "fine-tuned " << report.candidates.size() << " of " << bases.size() << " bases to " << data_args.target
+         << " with " << ft.samples << " samples (" << args.recipe << " recipe, " << ft.transfer.folds << " fold"
+         << (ft.transfer.folds == 1 ? "" : "s") << " of " << report.validation_rows << " held out) in " << std::fixed
+         << std::setprecision(2) << report.seconds << " s" << std::defaultfloat << std::setprecision(4) << ":\n";
+    for (const auto& c : report.candidates) {
+      text << "  " << ft.bases[c.base] << ": line fit RMSE " << c.line_fit_rmse << " ms, fine-tuned validation RMSE "
+           << c.validation_rmse << " ms" << (c.kept ? ", kept" : "") << "\n";
+    }
+    text << "ensemble of " << ensemble.size() << " fine-tuned predictors\n";
+  }
+  if (as_json) {
+    j["test"] = metrics_json(m);
     print(j);
     return 0;
   }
-  std::cout << "fine-tuned " << ft.base << " to " << data_args.target << " with " << ft.samples << " samples ("
-            << ft.frozen_layers << " frozen layers, " << args.recipe << " recipe, " << n_holdout
-            << " of them held out): " << fit_text(report) << "\n"
-            << "test: " << metrics_text(m) << "\n"
+  std::cout << text.str() << "test: " << metrics_text(m) << "\n"
             << "saved " << args.output << "\n";
   return 0;
 }
@@ -794,8 +846,8 @@ int cmd_tune(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs a
 
 int cmd_predict(const std::string& model, const std::string& arch_arg, const std::vector<double>& hardware,
                 bool as_json) {
-  const auto predictor = hwnas::load_predictor<float>(model);
-  const std::size_t hw = predictor.encoder().options().hardware_features;
+  const auto predictor = hwnas::load_ensemble<float>(model);
+  const std::size_t hw = predictor.hardware_features();
   if (hardware.size() != hw) {
     throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
                                  std::to_string(hardware.size()));
@@ -989,7 +1041,54 @@ int cmd_quickstart(const QuickstartArgs& q, const Progress& progress, bool as_js
   options.seed = q.seed;
   const auto fit = predictor.fit(train, y_train, {}, {}, options);
   hwnas::save_predictor(predictor, dir / "cpu.hwnas");
-  const auto mlp_metrics = predictor.evaluate(test, y_test);
+  const auto mlp_test = predictor.predict(test);
+  const auto mlp_metrics = hwnas::evaluate(mlp_test, y_test);
+
+  // The search the predictor exists for: the network with the most MACs
+  // (no accuracy model ships with hwnas) whose predicted latency, with the
+  // predictor's worst held-out under-estimate as margin, fits a budget of
+  // the held-out networks' median latency; then the winner is measured.
+  std::vector<double> sorted_test = y_test;
+  std::sort(sorted_test.begin(), sorted_test.end());
+  const double budget = std::round(10 * sorted_test[(sorted_test.size() - 1) / 2]) / 10;
+  const double margin = hwnas::latency_margin(mlp_test, y_test);
+  const hwnas::FunctionScore macs([&space](std::span<const Architecture> archs) {
+    std::vector<double> out;
+    for (const auto& a : archs) out.push_back(static_cast<double>(space.cost(a).macs) / 1e6);
+    return out;
+  });
+  const hwnas::EvolutionFinder finder(space, {.budgets = {budget}, .latency_margin = margin, .seed = q.seed});
+  // With few samples the margin can rule out every network: say so, keep the rest.
+  std::optional<hwnas::EvolutionResult> found;
+  std::string search_skipped;
+  try {
+    found = finder.run(macs, predictor);
+  } catch (const hwnas::InvalidArgument& e) {
+    search_skipped = e.what();
+  }
+  json search = {{"budget", budget}, {"margin", margin}};
+  std::ostringstream search_text;
+  search_text << std::fixed << "\nsearch: the most MACs within " << std::setprecision(1) << budget
+              << " ms (the held-out median), latency from the predictor with its worst held-out under-estimate, "
+              << 100 * margin << " %, as margin";
+  if (found) {
+    const auto& winner = found->budgets.front().best;
+    const double measured = hwnas::measure::measure_network(cpu, space, winner.arch, 1, timing).median;
+    search.update({{"arch", json::parse(hwnas::arch_to_json(winner.arch))},
+                   {"mmacs", winner.fitness},
+                   {"predicted", winner.latency},
+                   {"measured", measured},
+                   {"evaluations", found->latency_evaluations},
+                   {"search_s", found->seconds}});
+    search_text << "; " << found->generations << " generations, " << found->latency_evaluations
+                << " networks scored in " << std::setprecision(2) << found->seconds << " s:\n  "
+                << hwnas::arch_to_json(winner.arch) << "\n  " << std::setprecision(1) << winner.fitness
+                << " M MACs, predicted " << std::setprecision(2) << winner.latency << " ms, measured now "
+                << measured << " ms\n";
+  } else {
+    search["skipped"] = search_skipped;
+    search_text << ": skipped, " << search_skipped << " (measure more networks: --n)\n";
+  }
 
   if (as_json) {
     print({{"version", hwnas::version_string},
@@ -1004,7 +1103,8 @@ int cmd_quickstart(const QuickstartArgs& q, const Progress& progress, bool as_js
            {"n_test", test.size()},
            {"train_s", fit.seconds},
            {"lut_test", metrics_json(lut_metrics)},
-           {"predictor_test", metrics_json(mlp_metrics)}});
+           {"predictor_test", metrics_json(mlp_metrics)},
+           {"search", search}});
     return 0;
   }
   char line[200];
@@ -1024,7 +1124,8 @@ int cmd_quickstart(const QuickstartArgs& q, const Progress& progress, bool as_js
                   m.spearman);
     std::cout << line;
   }
-  std::cout << "\nnext: hwnas measure / lut build / train on your own device (docs/cli.md)\n";
+  std::cout << search_text.str()
+            << "\nnext: hwnas measure / lut build / train / search on your own device (docs/cli.md)\n";
   return 0;
 }
 
@@ -1076,7 +1177,7 @@ int cmd_search(const SpaceArgs& space_args, const SearchArgs& a, const Progress&
   if (lat_kind == "lut") {
     result = finder.run(accuracy, hwnas::LutEstimator(space, load_luts(lat_value)), on_generation);
   } else if (lat_kind == "model") {
-    result = finder.run(accuracy, hwnas::load_predictor<float>(lat_value), on_generation);
+    result = finder.run(accuracy, hwnas::load_ensemble<float>(lat_value), on_generation);
   } else {
     if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
     hwnas::measure::CpuExecutor cpu;
@@ -1269,13 +1370,27 @@ int main(int argc, char** argv) {
 
   std::string model;
   auto* eval = app.add_subcommand("eval", "metrics of a saved predictor on a dataset column");
-  eval->add_option("--model", model, "model file (train, finetune or import-torch)")->required();
+  eval->add_option("--model", model, "model file (train, finetune or import-torch; a predictor or an ensemble)")->required();
   data_args.add_to(*eval, true);
   json_flag(eval);
 
   FinetuneArgs ft_args;
-  auto* finetune = app.add_subcommand("finetune", "fine-tune a saved predictor to another device with N samples");
-  finetune->add_option("--base", ft_args.base, "model file to start from")->required();
+  auto* finetune = app.add_subcommand(
+      "finetune", "fine-tune saved predictors of other devices to a new device with N samples");
+  finetune
+      ->add_option("--base", ft_args.bases,
+                   "model file to start from; repeat it for several devices' bases: the best are fine-tuned and "
+                   "saved as an ensemble (docs/predictor.md)")
+      ->required();
+  finetune->add_option("--candidates", ft_args.transfer.candidates, "several bases: how many are fine-tuned")
+      ->capture_default_str()
+      ->check(positive);
+  finetune->add_option("--keep", ft_args.transfer.keep, "several bases: how many fine-tuned ones are kept")
+      ->capture_default_str()
+      ->check(positive);
+  finetune->add_option("--folds", ft_args.transfer.folds, "several bases: hold-out folds per kept base")
+      ->capture_default_str()
+      ->check(positive);
   data_args.add_to(*finetune, false);
   finetune->add_option("--samples", ft_args.samples, "train rows drawn (seeded) from the split's train rows")
       ->required()

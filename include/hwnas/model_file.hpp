@@ -1,7 +1,8 @@
 // Model files: a LatencyPredictor saved with everything needed to rebuild it
 // (search space, encoder, network shape, target scaling, weights) in a
 // versioned, self-describing, checksummed binary format (docs/model-file.md),
-// and the import of a PyTorch nn.Sequential MLP exported one .npy per tensor.
+// a PredictorEnsemble likewise, and the import of a PyTorch nn.Sequential MLP
+// exported one .npy per tensor.
 #pragma once
 
 #include <Eigen/Core>
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -24,6 +26,7 @@
 
 #include "hwnas/detail/file_io.hpp"
 #include "hwnas/encoding.hpp"
+#include "hwnas/ensemble.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/npy.hpp"
 #include "hwnas/predictor.hpp"
@@ -57,6 +60,27 @@ LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std:
 /// predictor_from_bytes on the content of `path`; IoError when unreadable.
 template <class Scalar = float>
 LatencyPredictor<Scalar> load_predictor(const std::filesystem::path& path);
+
+/// The bytes of a model file holding `ensemble` (kind `latency-ensemble`:
+/// the member count, then each member's predictor fields under the key
+/// prefix `member<i>.`). Deterministic.
+template <class Scalar>
+std::string ensemble_to_bytes(const PredictorEnsemble<Scalar>& ensemble);
+
+/// Writes `ensemble` to `path` atomically.
+template <class Scalar>
+void save_ensemble(const PredictorEnsemble<Scalar>& ensemble, const std::filesystem::path& path);
+
+/// Rebuilds an ensemble from model-file bytes. Reads both kinds: an ensemble
+/// file, and a single predictor's file as an ensemble of one (whose
+/// predictions equal the predictor's bit for bit), so a program that takes
+/// "a latency model" loads it this way. FormatError as predictor_from_bytes.
+template <class Scalar = float>
+PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std::string& source = "<input>");
+
+/// ensemble_from_bytes on the content of `path`; IoError when unreadable.
+template <class Scalar = float>
+PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path);
 
 /// Imports a PyTorch nn.Sequential of Linear layers with one module (a ReLU)
 /// between consecutive ones, exported one float32 .npy per tensor:
@@ -452,44 +476,217 @@ constexpr std::string_view model_scalar_name() {
 
 }  // namespace detail
 
+namespace detail {
+
+// A predictor's fields, every key prefixed (an ensemble's member i: "member<i>.").
 template <class Scalar>
-std::string predictor_to_bytes(const LatencyPredictor<Scalar>& predictor) {
+void write_predictor_fields(ModelWriter& w, const LatencyPredictor<Scalar>& predictor, const std::string& prefix) {
   const auto& so = predictor.space().options();
   const auto& eo = predictor.encoder().options();
   const auto& po = predictor.options();
   const auto& net = predictor.network();
+  auto k = [&prefix](std::string_view name) { return prefix + std::string(name); };
   std::vector<int> depth_expand;
   for (auto [d, e] : so.depth_expand) {
     depth_expand.push_back(d);
     depth_expand.push_back(e);
   }
-  detail::ModelWriter w;
-  w.string("writer", std::string("hwnas ") + version_string);
-  w.string("kind", "latency-mlp");
-  w.string("scalar", detail::model_scalar_name<Scalar>());
-  w.string("space.name", so.name);
-  w.string("space.family", detail::model_family_name(so.family));
-  w.float64("space.width", so.width);
-  w.int64_list<int>("space.kernel_choices", so.kernel_choices);
-  w.int64_list<int>("space.expand_choices", so.expand_choices);
-  w.int64_list<int>("space.depth_choices", so.depth_choices);
-  w.int64_list<int>("space.stage_kernels", so.stage_kernels);
-  w.int64_list<int>("space.depth_expand", depth_expand);
-  w.int64_list<int>("space.resolutions", so.resolutions);
-  w.int64("space.num_classes", so.num_classes);
+  w.string(k("scalar"), model_scalar_name<Scalar>());
+  w.string(k("space.name"), so.name);
+  w.string(k("space.family"), model_family_name(so.family));
+  w.float64(k("space.width"), so.width);
+  w.int64_list<int>(k("space.kernel_choices"), so.kernel_choices);
+  w.int64_list<int>(k("space.expand_choices"), so.expand_choices);
+  w.int64_list<int>(k("space.depth_choices"), so.depth_choices);
+  w.int64_list<int>(k("space.stage_kernels"), so.stage_kernels);
+  w.int64_list<int>(k("space.depth_expand"), depth_expand);
+  w.int64_list<int>(k("space.resolutions"), so.resolutions);
+  w.int64(k("space.num_classes"), so.num_classes);
   // The encoder's effective settings (its resolution list filled in from the
   // space), so the file never depends on a library default.
-  w.string("encoder.resolution", to_string(eo.resolution));
-  w.int64_list<int>("encoder.resolutions", eo.resolutions);
-  w.int64("encoder.hardware_features", static_cast<std::int64_t>(eo.hardware_features));
-  w.int64_list<std::size_t>("hidden", po.hidden);
-  w.string("target.transform", to_string(po.target));
-  w.float64("target.mean", predictor.target_mean());
-  w.float64("target.scale", predictor.target_scale());
-  w.int64_list<std::size_t>("layer_sizes", net.sizes());
-  w.array<Scalar>("parameters", std::span<const Scalar>(net.parameters().data(), net.num_parameters()));
+  w.string(k("encoder.resolution"), to_string(eo.resolution));
+  w.int64_list<int>(k("encoder.resolutions"), eo.resolutions);
+  w.int64(k("encoder.hardware_features"), static_cast<std::int64_t>(eo.hardware_features));
+  w.int64_list<std::size_t>(k("hidden"), po.hidden);
+  w.string(k("target.transform"), to_string(po.target));
+  w.float64(k("target.mean"), predictor.target_mean());
+  w.float64(k("target.scale"), predictor.target_scale());
+  w.int64_list<std::size_t>(k("layer_sizes"), net.sizes());
+  w.array<Scalar>(k("parameters"), std::span<const Scalar>(net.parameters().data(), net.num_parameters()));
   const auto& linear = predictor.linear_weights();
-  w.array<Scalar>("linear", std::span<const Scalar>(linear.data(), static_cast<std::size_t>(linear.size())));
+  w.array<Scalar>(k("linear"), std::span<const Scalar>(linear.data(), static_cast<std::size_t>(linear.size())));
+}
+
+// Reading a predictor's fields in two steps, so that a file's unknown fields
+// are reported (check_all_used) before its settings are judged: read_fields
+// takes the values, build checks them and makes the predictor.
+class PredictorFieldReader {
+ public:
+  PredictorFieldReader(ModelReader& r, std::string prefix) : r_(r), prefix_(std::move(prefix)) { read_fields(); }
+
+  template <class Scalar>
+  LatencyPredictor<Scalar> build() {
+    try {
+      eo_.resolution = resolution_encoding_from_string(resolution_);
+    } catch (const InvalidArgument& e) {
+      r_.fail("field '" + k("encoder.resolution") + "': " + e.what());
+    }
+    // Construct through the public constructors so the file gets exactly the
+    // checks that hand-built options get. The sizes are checked before the
+    // network is allocated, so a crafted file cannot ask for more memory than
+    // its own parameters take.
+    auto invalid = [this](const Error& e) { r_.fail(std::string("invalid settings: ") + e.what()); };
+    std::optional<MbConvSpace> space;
+    std::size_t input_dim = 0, layer_dim = 0;
+    try {
+      space.emplace(std::move(so_));
+      const Encoder encoder(*space, eo_);
+      input_dim = encoder.dim();
+      layer_dim = encoder.layer_dim();
+    } catch (const InvalidArgument& e) {
+      invalid(e);
+    }
+    std::vector<std::size_t> expected{input_dim};
+    expected.insert(expected.end(), po_.hidden.begin(), po_.hidden.end());
+    expected.push_back(1);
+    if (layer_sizes_ != expected) {
+      r_.fail("field '" + k("layer_sizes") + "' = " + npy_shape_string(layer_sizes_) + " but the encoder's " +
+              std::to_string(input_dim) + " features and '" + k("hidden") + "' = " + npy_shape_string(po_.hidden) +
+              " make " + npy_shape_string(expected));
+    }
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+    std::size_t need = 0;
+    bool overflow = false;
+    for (std::size_t l = 0; l + 1 < expected.size() && !overflow; ++l) {
+      const std::size_t in = expected[l], out = expected[l + 1];  // (in + 1) * out: weight and bias
+      overflow = (out != 0 && in > (kMax - out) / out) || in * out + out > kMax - need;
+      if (!overflow) need += in * out + out;
+    }
+    if (overflow || n_params_ != need) {
+      r_.fail("field '" + k("parameters") + "' has " + std::to_string(n_params_) + " values but layer sizes " +
+              npy_shape_string(expected) + " need " +
+              (overflow ? "more than " + std::to_string(kMax) : std::to_string(need)));
+    }
+    if (n_linear_ != 0 && n_linear_ != input_dim + layer_dim + 1) {
+      r_.fail("field '" + k("linear") + "' has " + std::to_string(n_linear_) + " values but the encoder's " +
+              std::to_string(input_dim) + " features, " + std::to_string(layer_dim) +
+              " layer features times pixels and the intercept need " + std::to_string(input_dim + layer_dim + 1) +
+              " (or 0: no linear path)");
+    }
+    po_.encoding = std::move(eo_);
+    std::optional<LatencyPredictor<Scalar>> built;
+    try {
+      built.emplace(std::move(*space), std::move(po_));
+    } catch (const InvalidArgument& e) {
+      invalid(e);
+    }
+    LatencyPredictor<Scalar>& p = *built;
+    r_.template array_into<Scalar>(k("parameters"), p.network().parameters().data());
+    std::vector<Scalar> linear(n_linear_);
+    r_.template array_into<Scalar>(k("linear"), linear.data());
+    p.set_linear_weights(linear);  // its size was checked above
+    try {
+      p.set_target_scaling(mean_, scale_);
+    } catch (const InvalidArgument& e) {
+      r_.fail("fields '" + k("target.mean") + "' and '" + k("target.scale") + "': " + e.what());
+    }
+    return std::move(p);
+  }
+
+ private:
+  std::string k(std::string_view name) const { return prefix_ + std::string(name); }
+
+  void read_fields() {
+    ModelReader& r = r_;
+    const std::string scalar = r.string(k("scalar"));
+    const auto [param_type, n_params] = r.array_info(k("parameters"));
+    const auto [linear_type, n_linear] = r.array_info(k("linear"));
+    n_params_ = n_params;
+    n_linear_ = n_linear;
+    for (const auto& [key, type] : {std::pair<std::string, ModelFieldType>{k("parameters"), param_type},
+                                    std::pair<std::string, ModelFieldType>{k("linear"), linear_type}}) {
+      const std::string_view holds = type == ModelFieldType::float32_array ? "float32" : "float64";
+      if (scalar != holds) {
+        r.fail("field '" + k("scalar") + "' = '" + scalar + "' but '" + key + "' holds " + std::string(holds) +
+               " values");
+      }
+    }
+    so_.name = r.string(k("space.name"));
+    const std::string family = r.string(k("space.family"));
+    if (family == model_family_name(Family::mobilenet_v3)) {
+      so_.family = Family::mobilenet_v3;
+    } else if (family == model_family_name(Family::proxyless)) {
+      so_.family = Family::proxyless;
+    } else {
+      r.fail("field '" + k("space.family") + "' = '" + family + "'; expected mobilenet-v3 or proxyless");
+    }
+    so_.width = r.float64(k("space.width"));
+    so_.kernel_choices = r.int_list(k("space.kernel_choices"));
+    so_.expand_choices = r.int_list(k("space.expand_choices"));
+    so_.depth_choices = r.int_list(k("space.depth_choices"));
+    so_.stage_kernels = r.int_list(k("space.stage_kernels"));
+    const std::vector<int> de = r.int_list(k("space.depth_expand"));
+    if (de.size() % 2 != 0) {
+      r.fail("field '" + k("space.depth_expand") + "' has " + std::to_string(de.size()) +
+             " values; expected (depth, expand) pairs");
+    }
+    for (std::size_t i = 0; i < de.size(); i += 2) so_.depth_expand.emplace_back(de[i], de[i + 1]);
+    so_.resolutions = r.int_list(k("space.resolutions"));
+    so_.num_classes = static_cast<int>(r.int64_in(k("space.num_classes"), 1, std::numeric_limits<int>::max()));
+
+    resolution_ = r.string(k("encoder.resolution"));
+    eo_.resolutions = r.int_list(k("encoder.resolutions"));
+    eo_.hardware_features = static_cast<std::size_t>(r.int64_in(k("encoder.hardware_features"), 0, 1 << 20));
+    po_.hidden = r.size_list(k("hidden"));
+    po_.linear = n_linear_ > 0;
+    const std::string target = r.string(k("target.transform"));
+    if (target == to_string(TargetTransform::standardize)) {
+      po_.target = TargetTransform::standardize;
+    } else if (target == to_string(TargetTransform::log_standardize)) {
+      po_.target = TargetTransform::log_standardize;
+    } else {
+      r.fail("field '" + k("target.transform") + "' = '" + target + "'; expected standardize or log-standardize");
+    }
+    mean_ = r.float64(k("target.mean"));
+    scale_ = r.float64(k("target.scale"));
+    layer_sizes_ = r.size_list(k("layer_sizes"));
+  }
+
+  ModelReader& r_;
+  std::string prefix_;
+  MbConvSpace::Options so_;
+  Encoder::Options eo_;
+  PredictorOptions po_;
+  std::string resolution_;
+  double mean_ = 0, scale_ = 1;
+  std::vector<std::size_t> layer_sizes_;
+  std::size_t n_params_ = 0, n_linear_ = 0;
+};
+
+inline constexpr std::string_view kPredictorKind = "latency-mlp";
+inline constexpr std::string_view kEnsembleKind = "latency-ensemble";
+inline constexpr std::int64_t kMaxEnsembleMembers = 4096;
+
+inline std::string member_prefix(std::size_t i) { return "member" + std::to_string(i) + "."; }
+
+// The file's kind: one of `accepted`, else FormatError naming what it is.
+inline std::string read_kind(ModelReader& r, std::initializer_list<std::string_view> accepted) {
+  const std::string kind = r.string("kind");
+  if (std::find(accepted.begin(), accepted.end(), kind) != accepted.end()) return kind;
+  if (kind == kEnsembleKind) {
+    r.fail("field 'kind' = '" + kind + "': the file holds a predictor ensemble; load it with load_ensemble");
+  }
+  r.fail("field 'kind' = '" + kind + "'; this hwnas reads 'latency-mlp' and 'latency-ensemble'");
+}
+
+}  // namespace detail
+
+template <class Scalar>
+std::string predictor_to_bytes(const LatencyPredictor<Scalar>& predictor) {
+  detail::ModelWriter w;
+  w.string("writer", std::string("hwnas ") + version_string);
+  w.string("kind", detail::kPredictorKind);
+  detail::write_predictor_fields(w, predictor, "");
   return std::move(w).finish();
 }
 
@@ -502,129 +699,51 @@ template <class Scalar>
 LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std::string& source) {
   detail::ModelReader r(bytes, source);
   (void)r.string("writer");
-  if (const std::string kind = r.string("kind"); kind != "latency-mlp") {
-    r.fail("field 'kind' = '" + kind + "'; this hwnas reads 'latency-mlp'");
-  }
-  const std::string scalar = r.string("scalar");
-  const auto [param_type, n_params] = r.array_info("parameters");
-  const auto [linear_type, n_linear] = r.array_info("linear");
-  for (const auto& [key, type] : {std::pair<const char*, detail::ModelFieldType>{"parameters", param_type},
-                                  std::pair<const char*, detail::ModelFieldType>{"linear", linear_type}}) {
-    const std::string_view holds = type == detail::ModelFieldType::float32_array ? "float32" : "float64";
-    if (scalar != holds) {
-      r.fail("field 'scalar' = '" + scalar + "' but '" + key + "' holds " + std::string(holds) + " values");
-    }
-  }
-
-  MbConvSpace::Options so;
-  so.name = r.string("space.name");
-  const std::string family = r.string("space.family");
-  if (family == detail::model_family_name(Family::mobilenet_v3)) {
-    so.family = Family::mobilenet_v3;
-  } else if (family == detail::model_family_name(Family::proxyless)) {
-    so.family = Family::proxyless;
-  } else {
-    r.fail("field 'space.family' = '" + family + "'; expected mobilenet-v3 or proxyless");
-  }
-  so.width = r.float64("space.width");
-  so.kernel_choices = r.int_list("space.kernel_choices");
-  so.expand_choices = r.int_list("space.expand_choices");
-  so.depth_choices = r.int_list("space.depth_choices");
-  so.stage_kernels = r.int_list("space.stage_kernels");
-  const std::vector<int> de = r.int_list("space.depth_expand");
-  if (de.size() % 2 != 0) {
-    r.fail("field 'space.depth_expand' has " + std::to_string(de.size()) + " values; expected (depth, expand) pairs");
-  }
-  for (std::size_t i = 0; i < de.size(); i += 2) so.depth_expand.emplace_back(de[i], de[i + 1]);
-  so.resolutions = r.int_list("space.resolutions");
-  so.num_classes = static_cast<int>(r.int64_in("space.num_classes", 1, std::numeric_limits<int>::max()));
-
-  Encoder::Options eo;
-  const std::string resolution = r.string("encoder.resolution");
-  eo.resolutions = r.int_list("encoder.resolutions");
-  eo.hardware_features = static_cast<std::size_t>(r.int64_in("encoder.hardware_features", 0, 1 << 20));
-  PredictorOptions po;
-  po.hidden = r.size_list("hidden");
-  po.linear = n_linear > 0;
-  const std::string target = r.string("target.transform");
-  if (target == to_string(TargetTransform::standardize)) {
-    po.target = TargetTransform::standardize;
-  } else if (target == to_string(TargetTransform::log_standardize)) {
-    po.target = TargetTransform::log_standardize;
-  } else {
-    r.fail("field 'target.transform' = '" + target + "'; expected standardize or log-standardize");
-  }
-  const double mean = r.float64("target.mean");
-  const double scale = r.float64("target.scale");
-  const std::vector<std::size_t> layer_sizes = r.size_list("layer_sizes");
+  detail::read_kind(r, {detail::kPredictorKind});
+  detail::PredictorFieldReader fields(r, "");
   r.check_all_used();
+  return fields.template build<Scalar>();
+}
 
+template <class Scalar>
+std::string ensemble_to_bytes(const PredictorEnsemble<Scalar>& ensemble) {
+  detail::ModelWriter w;
+  w.string("writer", std::string("hwnas ") + version_string);
+  w.string("kind", detail::kEnsembleKind);
+  w.int64("members", static_cast<std::int64_t>(ensemble.size()));
+  for (std::size_t i = 0; i < ensemble.size(); ++i) {
+    detail::write_predictor_fields(w, ensemble.members()[i], detail::member_prefix(i));
+  }
+  return std::move(w).finish();
+}
+
+template <class Scalar>
+void save_ensemble(const PredictorEnsemble<Scalar>& ensemble, const std::filesystem::path& path) {
+  detail::write_file_atomic(path, ensemble_to_bytes(ensemble));
+}
+
+template <class Scalar>
+PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std::string& source) {
+  detail::ModelReader r(bytes, source);
+  (void)r.string("writer");
+  const bool single = detail::read_kind(r, {detail::kPredictorKind, detail::kEnsembleKind}) == detail::kPredictorKind;
+  const auto n = single ? 1 : static_cast<std::size_t>(r.int64_in("members", 1, detail::kMaxEnsembleMembers));
+  std::vector<detail::PredictorFieldReader> fields;
+  fields.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) fields.emplace_back(r, single ? "" : detail::member_prefix(i));
+  r.check_all_used();
+  std::vector<LatencyPredictor<Scalar>> members;
+  for (auto& f : fields) members.push_back(f.template build<Scalar>());
   try {
-    eo.resolution = resolution_encoding_from_string(resolution);
+    return PredictorEnsemble<Scalar>(std::move(members));
   } catch (const InvalidArgument& e) {
-    r.fail(std::string("field 'encoder.resolution': ") + e.what());
+    r.fail(std::string("invalid ensemble: ") + e.what());
   }
-  // Construct through the public constructors so the file gets exactly the
-  // checks that hand-built options get. The sizes are checked before the
-  // network is allocated, so a crafted file cannot ask for more memory than
-  // its own parameters take.
-  auto invalid = [&r](const Error& e) { r.fail(std::string("invalid settings: ") + e.what()); };
-  std::optional<MbConvSpace> space;
-  std::size_t input_dim = 0, layer_dim = 0;
-  try {
-    space.emplace(std::move(so));
-    const Encoder encoder(*space, eo);
-    input_dim = encoder.dim();
-    layer_dim = encoder.layer_dim();
-  } catch (const InvalidArgument& e) {
-    invalid(e);
-  }
-  std::vector<std::size_t> expected{input_dim};
-  expected.insert(expected.end(), po.hidden.begin(), po.hidden.end());
-  expected.push_back(1);
-  if (layer_sizes != expected) {
-    r.fail("field 'layer_sizes' = " + npy_shape_string(layer_sizes) + " but the encoder's " +
-           std::to_string(input_dim) + " features and 'hidden' = " + npy_shape_string(po.hidden) + " make " +
-           npy_shape_string(expected));
-  }
-  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
-  std::size_t need = 0;
-  bool overflow = false;
-  for (std::size_t l = 0; l + 1 < expected.size() && !overflow; ++l) {
-    const std::size_t in = expected[l], out = expected[l + 1];  // (in + 1) * out: weight and bias
-    overflow = (out != 0 && in > (kMax - out) / out) || in * out + out > kMax - need;
-    if (!overflow) need += in * out + out;
-  }
-  if (overflow || n_params != need) {
-    r.fail("field 'parameters' has " + std::to_string(n_params) + " values but layer sizes " +
-           npy_shape_string(expected) + " need " +
-           (overflow ? "more than " + std::to_string(kMax) : std::to_string(need)));
-  }
-  if (n_linear != 0 && n_linear != input_dim + layer_dim + 1) {
-    r.fail("field 'linear' has " + std::to_string(n_linear) + " values but the encoder's " +
-           std::to_string(input_dim) + " features, " + std::to_string(layer_dim) +
-           " layer features times pixels and the intercept need " + std::to_string(input_dim + layer_dim + 1) +
-           " (or 0: no linear path)");
-  }
-  po.encoding = std::move(eo);
-  std::optional<LatencyPredictor<Scalar>> built;
-  try {
-    built.emplace(std::move(*space), std::move(po));
-  } catch (const InvalidArgument& e) {
-    invalid(e);
-  }
-  LatencyPredictor<Scalar>& p = *built;
-  auto& net = p.network();
-  r.template array_into<Scalar>("parameters", net.parameters().data());
-  std::vector<Scalar> linear(n_linear);
-  r.template array_into<Scalar>("linear", linear.data());
-  p.set_linear_weights(linear);  // its size was checked above
-  try {
-    p.set_target_scaling(mean, scale);
-  } catch (const InvalidArgument& e) {
-    r.fail(std::string("fields 'target.mean' and 'target.scale': ") + e.what());
-  }
-  return std::move(p);
+}
+
+template <class Scalar>
+PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path) {
+  return ensemble_from_bytes<Scalar>(detail::read_file(path), path.string());
 }
 
 template <class Scalar>

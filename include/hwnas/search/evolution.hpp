@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -112,6 +113,34 @@ class Memoized {
   mutable std::size_t hits_ = 0, misses_ = 0;
 };
 
+/// A safety margin for EvolutionOptions::latency_margin from a latency
+/// estimate's errors on architectures it was not fitted to: the `quantile`
+/// (in [0, 1]) of its relative under-estimates max(0, (measured - predicted)
+/// / predicted). The default, 1, is the worst under-estimate: a search picks
+/// its winners among the architectures the estimate under-estimates most,
+/// so a typical error (a 95th percentile) is not enough (docs/search.md).
+inline double latency_margin(std::span<const double> predicted, std::span<const double> measured,
+                             double quantile = 1.0) {
+  if (predicted.size() != measured.size() || predicted.empty()) {
+    throw ShapeMismatch("latency_margin: " + std::to_string(predicted.size()) + " predictions and " +
+                        std::to_string(measured.size()) + " measurements; need the same number, at least one");
+  }
+  if (!(quantile >= 0 && quantile <= 1)) {
+    throw InvalidArgument("latency_margin: quantile must be in [0, 1], found " + detail::format_double(quantile));
+  }
+  std::vector<double> under;
+  for (std::size_t i = 0; i < predicted.size(); ++i) {
+    if (!(predicted[i] > 0) || !std::isfinite(predicted[i]) || !(measured[i] > 0) || !std::isfinite(measured[i])) {
+      throw InvalidArgument("latency_margin: latencies must be finite and > 0; row " + std::to_string(i) +
+                            " has predicted " + detail::format_double(predicted[i]) + ", measured " +
+                            detail::format_double(measured[i]));
+    }
+    under.push_back(std::max(0.0, (measured[i] - predicted[i]) / predicted[i]));
+  }
+  std::sort(under.begin(), under.end());
+  return under[static_cast<std::size_t>(std::floor(quantile * static_cast<double>(under.size() - 1)))];
+}
+
 struct EvolutionOptions {
   std::size_t population = 100;
   std::size_t generations = 500;
@@ -120,6 +149,9 @@ struct EvolutionOptions {
   double mutate_prob = 0.1;      ///< per layer slot (kernel and expand jointly) and per stage (depth)
   double resolution_mutate_prob = 0.1;  ///< OFA's tutorial 0.1, its newer API 0.5
   CrossoverMode crossover = CrossoverMode::per_gene;
+  /// Parents are the best n different networks (OFA: the best n, copies
+  /// included, which can fill the parents with one network).
+  bool distinct_parents = true;
   /// Latency budgets (ms); each gets its own population, all share the
   /// latency and fitness evaluations. At least one.
   std::vector<double> budgets;
@@ -221,8 +253,8 @@ inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions opti
   for (double b : o.budgets) {
     if (!std::isfinite(b) || b <= 0) throw InvalidArgument("search: budgets must be finite and > 0 ms, found " + detail::format_double(b));
   }
-  if (!std::isfinite(o.latency_margin) || o.latency_margin < 0 || o.latency_margin >= 1) {
-    throw InvalidArgument("search: latency_margin must be in [0, 1), found " + detail::format_double(o.latency_margin));
+  if (!std::isfinite(o.latency_margin) || o.latency_margin < 0) {
+    throw InvalidArgument("search: latency_margin must be finite and >= 0, found " + detail::format_double(o.latency_margin));
   }
   if (o.max_macs < 0) throw InvalidArgument("search: max_macs must be >= 0");
   if (o.max_tries == 0 || o.max_init_draws == 0) throw InvalidArgument("search: max_tries and max_init_draws must be positive");
@@ -339,7 +371,19 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
       std::stable_sort(r.population.begin(), r.population.end(),
                        [](const Candidate& a, const Candidate& b) { return a.fitness > b.fitness; });
       if (r.population.front().fitness > r.result.best.fitness) r.result.best = r.population.front();
-      r.population.resize(std::min(n_parents, r.population.size()));
+      if (o.distinct_parents) {
+        // The best n_parents different networks: copies of one network
+        // would crowd the parents and stall a small space's search.
+        std::vector<Candidate> distinct;
+        std::unordered_set<std::uint64_t> taken;
+        for (auto& c : r.population) {
+          if (distinct.size() == n_parents) break;
+          if (taken.insert(space_.hash(c.arch)).second) distinct.push_back(std::move(c));
+        }
+        r.population = std::move(distinct);
+      } else {
+        r.population.resize(std::min(n_parents, r.population.size()));
+      }
       const auto& parents = r.population;
       auto pick = [&] { return parents[rng.uniform_index(parents.size())].arch; };
       std::vector<Architecture> mutate_from(n_mutate);

@@ -80,6 +80,8 @@ class MbConvSpace {
     std::vector<std::pair<int, int>> depth_expand;
     std::vector<int> resolutions = ofa_training_resolutions();
     int num_classes = 1000;
+
+    bool operator==(const Options&) const = default;
   };
 
   struct MutationOptions {
