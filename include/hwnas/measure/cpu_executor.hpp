@@ -90,18 +90,35 @@ void for_each_tap(const Tensor& in, int oy, int ox, int k, int stride, Fn&& fn) 
 }
 
 /// k x k depthwise convolution, stride s, padding k / 2; W is (k*k) x c.
+/// One output row at a time, one tap at a time over every output pixel the
+/// tap reaches (a c x pixels block, strided in the input): long vector
+/// loops, no per-pixel bounds checks.
 inline void depthwise(const Tensor& in, const std::vector<float>& w, const std::vector<float>& b, int k, int stride,
                       Activation act, Tensor& out) {
+  using Pixels = Eigen::Map<Eigen::ArrayXXf>;  // c x pixels, one column per pixel
+  using StridedPixels = Eigen::Map<const Eigen::ArrayXXf, 0, Eigen::OuterStride<>>;
   const int c = in.c;
+  const int pad = k / 2;
   const ConstArrayMap bias(b.data(), c);
   for (int n = 0; n < in.n; ++n) {
     for (int oy = 0; oy < out.h; ++oy) {
-      for (int ox = 0; ox < out.w; ++ox) {
-        ArrayMap acc(&out.at(n, oy, ox, 0), c);
-        acc = bias;
-        for_each_tap(in, oy, ox, k, stride, [&](int tap, int iy, int ix) {
-          acc += ConstArrayMap(&w[static_cast<std::size_t>(tap) * c], c) * ConstArrayMap(&in.at(n, iy, ix, 0), c);
-        });
+      Pixels acc(&out.at(n, oy, 0, 0), c, out.w);
+      acc.colwise() = bias;
+      for (int ky = 0; ky < k; ++ky) {
+        const int iy = oy * stride - pad + ky;
+        if (iy < 0 || iy >= in.h) continue;
+        for (int kx = 0; kx < k; ++kx) {
+          // Output pixels ox with 0 <= ox * stride - pad + kx < in.w.
+          const int first = kx >= pad ? 0 : (pad - kx + stride - 1) / stride;
+          const int last_num = in.w - 1 + pad - kx;
+          if (last_num < 0) continue;
+          const int last = std::min(out.w - 1, last_num / stride);
+          if (first > last) continue;
+          const int count = last - first + 1;
+          const StridedPixels x(&in.at(n, iy, first * stride - pad + kx, 0), c, count,
+                                Eigen::OuterStride<>(static_cast<Eigen::Index>(stride) * c));
+          acc.middleCols(first, count) += x.colwise() * ConstArrayMap(&w[static_cast<std::size_t>(ky * k + kx) * c], c);
+        }
       }
     }
   }
