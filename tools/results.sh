@@ -3,7 +3,7 @@
 # machine: hwnas against the peers of ../shared/peers on HELP's 9 GPU columns
 # (../shared/data/help-ofa/ofa_gpu_latency.csv, benchmark split).
 #
-#   tools/results.sh            # from the repository root; ~15 min on 2 cores
+#   tools/results.sh            # from the repository root; about 45 min on 2 cores
 #
 # What it does, in order:
 #   1. configures and builds a Release build with benchmarks in build-bench/
