@@ -203,13 +203,13 @@ int main(int argc, char** argv) try {
   out["samples"] = opt.samples;
   out["seeds"] = opt.seeds;
   out["strategies"] = {
-      {"scratch", "finetune_recipe() from scratch on the N samples (80 % train, 20 % validation)"},
-      {"finetune", "the " + std::to_string(opt.candidates) +
-                       " other-device default bases whose predictions fit the training samples best by a line, "
-                       "each fine-tuned with finetune_recipe().training; the " +
-                       std::to_string(opt.keep) + " with the lowest validation RMSE kept" +
-                       (opt.folds == 2 ? ", each fine-tuned again with the other hold-out (first 20 % validate)" : "") +
-                       "; the kept fine-tunes averaged"},
+      {"scratch", "finetune_recipe() from scratch on the N samples (its seeded 20 % hold-out validates)"},
+      {"finetune", "`hwnas::fine_tune_from` with the other columns' default bases: the " +
+                       std::to_string(opt.candidates) +
+                       " whose predictions a line maps best onto the samples fine-tuned with "
+                       "finetune_recipe().training, the " +
+                       std::to_string(opt.keep) + " with the lowest hold-out RMSE kept, each fine-tuned on " +
+                       std::to_string(opt.folds) + " seeded 20 % hold-out folds, all averaged"},
       {"method", "paper recipe base on " + opt.method_base +
                      ", frozen_layers = 2, paper training on all N samples, last epoch"}};
 

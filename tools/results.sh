@@ -668,7 +668,7 @@ if os.path.exists(ft_path):
     fcols = [c for c in ALL if c in fj["columns"]]
     w("## Fine-tuning to a new device (issue 3 §4)\n")
     w(f"For each target column, N samples of its train rows (seeds {', '.join(map(str, fj['seeds']))}: "
-      "`random_subset`, nested, so the 100 contain the 50); 80 % of them train and 20 % validate — nothing "
+      "`random_subset`, nested, so the 100 contain the 50); 20 % of them validate (seeded hold-out folds) and the rest train — nothing "
       "else of the target device is used — and the column's test rows score. Strategies "
       "(`examples/finetune_curve`, mean test RMSE % over the seeds):\n")
     for name in ("finetune", "scratch", "method"):
