@@ -871,6 +871,13 @@ for l in loads:
 w("")
 
 # ---- plots
+def svg_start(W, H, title):
+    """An SVG's opening lines: white page, title on top."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+            'font-family="sans-serif" font-size="11">',
+            f'<rect width="{W}" height="{H}" fill="white"/>',
+            f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{title}</text>']
+
 def svg_plot(col, path):
     yd, pd = preds["hwnas-default", col]
     yp, pp = preds["torch-paper", col]
@@ -879,11 +886,7 @@ def svg_plot(col, path):
     W, H, L, R, T, B = 460, 460, 60, 20, 40, 50
     sx = lambda v: L + (v - lo) / (hi - lo) * (W - L - R)
     sy = lambda v: H - B - (v - lo) / (hi - lo) * (H - T - B)
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-         'font-family="sans-serif" font-size="11">',
-         f'<rect width="{W}" height="{H}" fill="white"/>',
-         f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{col}: predicted vs measured '
-         f'(test rows)</text>']
+    s = svg_start(W, H, f"{col}: predicted vs measured (test rows)")
     step = 10 ** math.floor(math.log10((hi - lo) / 4))
     for mult in (1, 2, 5, 10):
         if (hi - lo) / (step * mult) <= 6:
@@ -951,11 +954,7 @@ def svg_pareto(sp, budgets, path):
     W, H, L, R, T, B = 560, 400, 60, 20, 40, 50
     sx = lambda v: L + (v - xlo) / (xhi - xlo) * (W - L - R)
     sy = lambda v: H - B - (v - ylo) / (yhi - ylo) * (H - T - B)
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-         'font-family="sans-serif" font-size="11">',
-         f'<rect width="{W}" height="{H}" fill="white"/>',
-         f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{sp["space"]} (w1.2): predicted top-1 vs '
-         'Note10 LUT latency</text>']
+    s = svg_start(W, H, f'{sp["space"]} (w1.2): predicted top-1 vs Note10 LUT latency')
     for t in range(int(math.ceil(xlo / 5) * 5), int(xhi) + 1, 5):
         s.append(f'<line x1="{sx(t):.1f}" y1="{T}" x2="{sx(t):.1f}" y2="{H - B}" stroke="#eee"/>')
         s.append(f'<text x="{sx(t):.1f}" y="{H - B + 15}" text-anchor="middle">{t}</text>')
