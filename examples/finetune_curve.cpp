@@ -158,18 +158,8 @@ int main(int argc, char** argv) try {
   const auto split = hwnas::benchmark_split(data);
   // HELP's networks come from OFA's w1.2 supernet.
   const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3(1.2);
-  auto rows = [&](const std::vector<std::size_t>& idx) {
-    std::vector<Architecture> out;
-    for (auto r : idx) out.push_back(data.archs()[r]);
-    return out;
-  };
-  auto values = [&](const std::string& column, const std::vector<std::size_t>& idx) {
-    const auto y = data.column(column);
-    std::vector<double> out;
-    for (auto r : idx) out.push_back(y[r]);
-    return out;
-  };
-  const auto train_archs = rows(split.train), val_archs = rows(split.validation), test_archs = rows(split.test);
+  const auto train = data.subset(split.train), val = data.subset(split.validation), test = data.subset(split.test);
+  const auto &train_archs = train.archs(), &val_archs = val.archs(), &test_archs = test.archs();
   const auto& all_columns = data.columns();
   const std::vector<std::string> targets = opt.columns.empty() ? all_columns : opt.columns;
   for (const auto& t : targets) {
@@ -182,7 +172,7 @@ int main(int argc, char** argv) try {
   std::map<std::string, Predictor> full;
   for (const auto& c : all_columns) {
     Predictor p(space, hwnas::default_recipe().predictor);
-    p.fit(train_archs, values(c, split.train), val_archs, values(c, split.validation),
+    p.fit(train_archs, train.column(c), val_archs, val.column(c),
           hwnas::default_recipe().training);
     full.emplace(c, std::move(p));
     progress("full model " + c);
@@ -192,7 +182,7 @@ int main(int argc, char** argv) try {
   auto paper_base = [&](const std::string& c) -> const Predictor& {
     if (auto it = paper_bases.find(c); it != paper_bases.end()) return it->second;
     Predictor p(space, hwnas::paper_recipe().predictor);
-    p.fit(train_archs, values(c, split.train), {}, {}, hwnas::paper_recipe().training);
+    p.fit(train_archs, train.column(c), {}, {}, hwnas::paper_recipe().training);
     progress("paper base " + c);
     return paper_bases.emplace(c, std::move(p)).first->second;
   };
@@ -214,7 +204,7 @@ int main(int argc, char** argv) try {
                      ", frozen_layers = 2, paper training on all N samples, last epoch"}};
 
   for (const auto& target : targets) {
-    const auto y_test = values(target, split.test);
+    const auto y_test = test.column(target);
     json col;
     col["full"] = metrics_json(full.at(target).evaluate(test_archs, y_test));
     // The method's base must not be the target itself.
@@ -230,8 +220,9 @@ int main(int argc, char** argv) try {
       const auto subset = hwnas::random_subset(split.train, opt.samples.back(), seed);
       for (const auto n : opt.samples) {
         const std::vector<std::size_t> idx(subset.begin(), subset.begin() + static_cast<std::ptrdiff_t>(n));
-        const auto xa = rows(idx);
-        const auto ya = values(target, idx);
+        const auto samples = data.subset(idx);
+        const auto& xa = samples.archs();
+        const auto ya = samples.column(target);
         auto training = hwnas::finetune_recipe().training;
         training.seed = seed;
 

@@ -10,7 +10,7 @@
 //
 // Without --full: 2 seeds, 100 generations, the fixed-kernel space (a quick
 // check, run by CTest). With --full: 10 seeds, 500 generations, both spaces
-// (the numbers of docs/results.md; about 2 minutes on one core). Without
+// (the numbers of docs/results.md; about 6 minutes on one core). Without
 // DATA_DIR/note10-lut and DATA_DIR/ofa-acc-predictor it prints a skip
 // message and exits 0.
 #include <hwnas/hwnas.hpp>
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     const auto fit = mlp.fit(train, lut.predict(train), val, lut.predict(val), hwnas::default_recipe().training);
     const auto mlp_test = mlp.evaluate(test, lut.predict(test));
     // The safety margin: the MLP's worst relative under-estimate on its
-    // validation rows (a 95th percentile left winners 2.6 % over budget).
+    // validation rows (a 95th percentile left winners 2.0 % over budget).
     const double margin = hwnas::latency_margin(mlp.predict(val), lut.predict(val));
 
     // The exact optimum per budget and the exact Pareto front (the

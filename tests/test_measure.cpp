@@ -194,20 +194,23 @@ TEST_CASE("measure: stem convolution, depthwise and pointwise convolutions again
       check_close(out, naive_conv(x, w, b, cout, k, 2, false, Activation::h_swish));
     }
   }
-  SUBCASE("depthwise k = 3, 5, 7, strides 1 and 2") {
-    for (int k : {3, 5, 7}) {
-      for (int stride : {1, 2}) {
-        CAPTURE(k);
-        CAPTURE(stride);
-        const Nchw x = random_nchw(2, 12, 11, 11, rng);
-        const auto w = random_vector(std::size_t(12 * k * k), rng), b = random_vector(12, rng);
-        std::vector<float> we(w.size());  // (ky, kx) x c
-        for (int c = 0; c < 12; ++c)
-          for (int t = 0; t < k * k; ++t) we[std::size_t(t * 12 + c)] = w[std::size_t(c * k * k + t)];
-        const int oh = (11 - 1) / stride + 1;
-        Tensor out(2, oh, oh, 12);
-        measure::detail::depthwise(to_nhwc(x), we, b, k, stride, Activation::relu6, out);
-        check_close(out, naive_conv(x, w, b, 12, k, stride, true, Activation::relu6));
+  SUBCASE("depthwise k = 3, 5, 7, strides 1 and 2, inputs down to smaller than the kernel") {
+    for (const auto& [h, wd] : {std::pair{11, 11}, std::pair{5, 5}, std::pair{2, 2}, std::pair{7, 4}}) {
+      for (int k : {3, 5, 7}) {
+        for (int stride : {1, 2}) {
+          CAPTURE(h);
+          CAPTURE(wd);
+          CAPTURE(k);
+          CAPTURE(stride);
+          const Nchw x = random_nchw(2, 12, h, wd, rng);
+          const auto w = random_vector(std::size_t(12 * k * k), rng), b = random_vector(12, rng);
+          std::vector<float> we(w.size());  // (ky, kx) x c
+          for (int c = 0; c < 12; ++c)
+            for (int t = 0; t < k * k; ++t) we[std::size_t(t * 12 + c)] = w[std::size_t(c * k * k + t)];
+          Tensor out(2, (h - 1) / stride + 1, (wd - 1) / stride + 1, 12);
+          measure::detail::depthwise(to_nhwc(x), we, b, k, stride, Activation::relu6, out);
+          check_close(out, naive_conv(x, w, b, 12, k, stride, true, Activation::relu6));
+        }
       }
     }
   }

@@ -56,6 +56,19 @@ double exact_optimum(const MbConvSpace& space, const F& fitness, const L& latenc
   return best;
 }
 
+/// OFA's Note10 lookup tables over `space` and OFA's accuracy predictor,
+/// which takes OFA MobileNetV3's 128-d encoding (CompOFA's networks are OFA
+/// networks).
+struct OfaArtefacts {
+  LutEstimator lut;
+  LatencyPredictor<float> accuracy;
+};
+OfaArtefacts ofa_artefacts(const MbConvSpace& space, const std::filesystem::path& lut_dir,
+                           const std::filesystem::path& acc_dir) {
+  return {LutEstimator(space, read_lut_folder(lut_dir)),
+          import_torch_npy<float>(acc_dir, MbConvSpace::ofa_mobilenet_v3(1.2))};
+}
+
 }  // namespace
 
 TEST_CASE("search: finds the optimum of CompOFA fixed-kernel for several budgets at once") {
@@ -172,10 +185,7 @@ TEST_CASE("search: OFA's Note10 tables and accuracy predictor, CompOFA fixed-ker
   HWNAS_REQUIRE_DATA(lut_dir, "note10-lut");
   HWNAS_REQUIRE_DATA(acc_dir, "ofa-acc-predictor");
   const auto space = fixed_space(1.2);
-  const LutEstimator lut(space, read_lut_folder(lut_dir));
-  // The accuracy predictor takes OFA MobileNetV3's 128-d encoding; CompOFA's
-  // networks are OFA networks.
-  const auto accuracy = import_torch_npy<float>(acc_dir, MbConvSpace::ofa_mobilenet_v3(1.2));
+  const auto [lut, accuracy] = ofa_artefacts(space, lut_dir, acc_dir);
   for (double budget : {20.0, 30.0}) {
     CAPTURE(budget);
     const double optimum = exact_optimum(space, accuracy, lut, budget);
@@ -206,8 +216,7 @@ TEST_CASE("search: distinct parents keep a small space's search from stalling (O
   HWNAS_REQUIRE_DATA(lut_dir, "note10-lut");
   HWNAS_REQUIRE_DATA(acc_dir, "ofa-acc-predictor");
   const auto space = fixed_space(1.2);
-  const LutEstimator lut(space, read_lut_folder(lut_dir));
-  const auto accuracy = import_torch_npy<float>(acc_dir, MbConvSpace::ofa_mobilenet_v3(1.2));
+  const auto [lut, accuracy] = ofa_artefacts(space, lut_dir, acc_dir);
   // Seed 20 with OFA's five budgets: the only miss of OFA's parent rule in
   // 40 seeds x 5 budgets (0.21 points below the optimum at 35 ms); none with
   // distinct parents.

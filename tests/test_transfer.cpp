@@ -181,17 +181,6 @@ TEST_CASE("transfer: on HELP's V100 at batch 64, from two other devices' bases, 
   const auto data = Dataset::read_csv(csv);
   const auto split = benchmark_split(data);
   const auto space = MbConvSpace::ofa_mobilenet_v3(1.2);  // HELP's networks: OFA's w1.2 supernet
-  auto rows = [&](const std::vector<std::size_t>& idx) {
-    std::vector<Architecture> out;
-    for (auto r : idx) out.push_back(data.archs()[r]);
-    return out;
-  };
-  auto values = [&](const std::string& c, const std::vector<std::size_t>& idx) {
-    const auto y = data.column(c);
-    std::vector<double> out;
-    for (auto r : idx) out.push_back(y[r]);
-    return out;
-  };
   std::vector<LatencyPredictor<float>> bases;
   for (const std::string c : {"2080ti_1", "titan_xp_64"}) {
     auto r = default_recipe();
@@ -202,10 +191,9 @@ TEST_CASE("transfer: on HELP's V100 at batch 64, from two other devices' bases, 
     bases.push_back(std::move(p));
   }
   const auto idx = random_subset(split.train, 100, 1);
-  const auto few = rows(idx);
-  const auto y_few = values("v100_64", idx);
-  const auto test = rows(split.test);
-  const auto y_test = values("v100_64", split.test);
+  const auto samples = data.subset(idx), test_rows = data.subset(split.test);
+  const auto &few = samples.archs(), &test = test_rows.archs();
+  const auto y_few = samples.column("v100_64"), y_test = test_rows.column("v100_64");
 
   TransferOptions o;
   o.candidates = 2;

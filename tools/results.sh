@@ -295,14 +295,14 @@ if [[ -n ${FINETUNE_JSON:-} ]]; then
 elif [[ ${SKIP_FINETUNE:-0} == 1 ]]; then
   say "SKIP_FINETUNE=1: no fine-tuning curve"
 else
-  say "fine-tuning curve: examples/finetune_curve (all columns, N = 50..700, 3 seeds; ~10 min)"
+  say "fine-tuning curve: examples/finetune_curve (all columns, N = 50..700, 3 seeds; ~15 min)"
   "$BUILD/examples/finetune_curve" "$CSV" --full >"$WORK/finetune.json" 2>"$WORK/logs/finetune.log" ||
     die "examples/finetune_curve failed (log: $WORK/logs/finetune.log)"
 fi
 if [[ ${SKIP_SEARCH:-0} == 1 ]]; then
   say "SKIP_SEARCH=1: no search comparison"
 else
-  say "search comparison: examples/search_comparison --full (2 spaces, 4 latency sources, 10 seeds; ~5 min)"
+  say "search comparison: examples/search_comparison --full (2 spaces, 4 latency sources, 10 seeds; ~6 min)"
   "$BUILD/examples/search_comparison" "$DATA_DIR" --full >"$WORK/search.json" 2>"$WORK/logs/search.log" ||
     die "examples/search_comparison failed (log: $WORK/logs/search.log)"
 fi

@@ -120,7 +120,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   }
   TrainOptions training = options.training;
   training.holdout = 0;  // the folds hold out
-  auto tune = [&](std::size_t base, const Fold& fold, FitReport& fit) {
+  auto fine_tune_on = [&](std::size_t base, const Fold& fold, FitReport& fit) {
     LatencyPredictor<Scalar> p = bases[base];
     fit = p.fine_tune(fold.xt, fold.yt, fold.xv, fold.yv, training);
     return p;
@@ -140,7 +140,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   std::vector<LatencyPredictor<Scalar>> tuned;
   for (auto& c : rep.candidates) {
     c.fits.resize(1);
-    tuned.push_back(tune(c.base, folds[0], c.fits[0]));
+    tuned.push_back(fine_tune_on(c.base, folds[0], c.fits[0]));
     c.validation_rmse = c.fits[0].best_validation_rmse;
   }
   std::vector<std::size_t> rank(tuned.size());
@@ -157,7 +157,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
     members.push_back(std::move(tuned[i]));
     for (std::size_t f = 1; f < options.folds; ++f) {
       c.fits.emplace_back();
-      members.push_back(tune(c.base, folds[f], c.fits.back()));
+      members.push_back(fine_tune_on(c.base, folds[f], c.fits.back()));
     }
   }
   rep.train_rows = folds[0].xt.size();
