@@ -16,8 +16,10 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <span>
 #include <sstream>
 #include <string>
@@ -31,6 +33,7 @@
 #endif
 
 #include "hwnas/arch_io.hpp"
+#include "hwnas/device_io.hpp"
 #include "hwnas/hwnas.hpp"
 #include "hwnas/lut_io.hpp"
 #include "hwnas/measure/builders.hpp"
@@ -421,9 +424,9 @@ struct DataArgs {
   std::string target;
   std::string split = "benchmark";
 
-  void add_to(CLI::App& cmd, bool split_all) {
+  void add_to(CLI::App& cmd, bool split_all, bool target_required = true) {
     cmd.add_option("--data", csv, "dataset CSV (docs/dataset.md)")->required();
-    cmd.add_option("--target", target, "device column of the CSV to predict")->required();
+    cmd.add_option("--target", target, "device column of the CSV to predict")->required(target_required);
     cmd.add_option("--split", split,
                    std::string("benchmark (id % 20), random:SEED (70/15/15), ids:A-B,[C-D,]E-F (id ranges of train, "
                                "validation, test)") +
@@ -754,6 +757,220 @@ int cmd_finetune(const DataArgs& data_args, TrainArgs args, FinetuneArgs ft, con
   return 0;
 }
 
+// ---------------------------------------------- several devices (issue 6) ----
+
+struct DeviceArgs {
+  std::vector<std::string> devices;  ///< train: the columns
+  std::string descriptor = "fingerprint";
+  std::string device_file;
+  std::string reference;  ///< file of dataset ids, one per line
+  std::vector<std::string> spec_features;  ///< empty: every spec feature of the first record
+  std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
+};
+
+std::vector<std::int64_t> read_reference_ids(const std::string& path) {
+  const std::string text = hwnas::detail::read_file(path);
+  std::vector<std::int64_t> ids;
+  std::istringstream in(text);
+  std::string token;
+  for (std::size_t line = 1; std::getline(in, token); ++line) {
+    const auto b = token.find_first_not_of(" \t\r"), e = token.find_last_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    const std::string t = token.substr(b, e - b + 1);
+    std::int64_t id = 0;
+    const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
+    if (ec != std::errc() || ptr != t.data() + t.size()) {
+      throw hwnas::FormatError(path, line, b + 1, "expected a dataset id, found '" + t + "'");
+    }
+    ids.push_back(id);
+  }
+  if (ids.empty()) throw hwnas::FormatError(path, 0, 0, "no ids");
+  return ids;
+}
+
+/// The records of a device file by name (empty without one).
+std::map<std::string, hwnas::DeviceDescriptor> device_records(const std::string& path) {
+  std::map<std::string, hwnas::DeviceDescriptor> out;
+  if (path.empty()) return out;
+  for (auto& d : hwnas::read_device_file(path)) out.emplace(d.name, std::move(d));
+  return out;
+}
+
+hwnas::DeviceDescriptor device_record(const std::map<std::string, hwnas::DeviceDescriptor>& records,
+                                      const std::string& name) {
+  if (const auto it = records.find(name); it != records.end()) return it->second;
+  return {name, "", 1, {}, {}};
+}
+
+int cmd_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args, const DeviceArgs& da,
+                      const Progress& progress, bool as_json) {
+  if (args.recipe.empty()) args.recipe = "default";
+  const auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  const auto mode = hwnas::descriptor_mode_from_string(da.descriptor);
+  const auto space = space_args.make();
+  check_output_path(args.output);
+  if (mode != hwnas::DescriptorMode::spec && da.reference.empty()) {
+    throw hwnas::InvalidArgument("--descriptor " + da.descriptor +
+                                 " needs --reference: a file of the dataset ids whose latencies are the fingerprints");
+  }
+  if (mode != hwnas::DescriptorMode::fingerprint && da.device_file.empty()) {
+    throw hwnas::InvalidArgument("--descriptor " + da.descriptor + " needs --device-file: the devices' spec features");
+  }
+  const auto ids = da.reference.empty() ? std::vector<std::int64_t>{} : read_reference_ids(da.reference);
+  const auto records = device_records(da.device_file);
+  std::vector<hwnas::DeviceDescriptor> devices;
+  for (const auto& name : da.devices) {
+    if (!da.device_file.empty() && !records.contains(name)) {
+      throw hwnas::InvalidArgument("--devices " + name + ": no such device in --device-file " + da.device_file);
+    }
+    devices.push_back(device_record(records, name));
+  }
+  std::vector<std::string> spec_names = da.spec_features;
+  if (spec_names.empty() && mode != hwnas::DescriptorMode::fingerprint) {
+    for (const auto& [k, v] : devices.front().spec) spec_names.push_back(k);
+  }
+  auto table_args = data_args;
+  table_args.target = da.devices.front();
+  const auto table = load_table(table_args, false, "train");
+  require_rows(table.split.train.size(), "train", table, data_args);
+  require_rows(table.split.test.size(), "test", table, data_args);
+  for (const auto& d : devices) (void)table.data.column_index(d.name);
+  for (const auto id : ids) (void)table.data.row_of_id(id);
+  for (std::size_t r = 0; r < table.data.size(); ++r) {
+    try {
+      space.validate(table.data.archs()[r]);
+    } catch (const hwnas::InvalidArgument& e) {
+      throw hwnas::InvalidArgument(data_args.csv + ": row with id " + std::to_string(table.data.ids()[r]) + ": " +
+                                   e.what());
+    }
+  }
+  progress.line("training " + std::string(mode == hwnas::DescriptorMode::fingerprint
+                                              ? std::to_string(devices.size()) + " bases"
+                                              : "one model on " + std::to_string(devices.size()) + " devices"));
+  std::vector<hwnas::FitReport> fits;
+  const auto model = hwnas::train_device_predictor<float>(table.data, table.split, space, devices, ids, mode,
+                                                          spec_names, recipe, &fits);
+  for (const auto& f : fits) warn_if_diverged(f);
+  hwnas::save_device_predictor(model, args.output);
+
+  const auto test = table.data.subset(table.split.test);
+  json per_device = json::object();
+  std::ostringstream text;
+  text << "trained a " << da.descriptor << " model of " << devices.size() << " devices (" << args.recipe
+       << " recipe, " << table.choice.text << " split), test rows:\n";
+  for (const auto& d : model.devices()) {
+    const auto m = hwnas::evaluate(model.predict(d, test.archs()), test.column(d.name));
+    per_device[d.name] = metrics_json(m);
+    text << "  " << d.name << ": " << metrics_text(m) << "\n";
+  }
+  if (as_json) {
+    double seconds = 0;
+    for (const auto& f : fits) seconds += f.seconds;
+    print({{"descriptor", da.descriptor},
+           {"devices", da.devices},
+           {"spec_features", spec_names},
+           {"reference_ids", ids},
+           {"recipe", args.recipe},
+           {"split", table.choice.text},
+           {"seed", args.seed},
+           {"train_s", seconds},
+           {"test", per_device},
+           {"model", args.output}});
+    return 0;
+  }
+  std::cout << text.str() << "saved " << args.output << "\n";
+  return 0;
+}
+
+json nan_to_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+int cmd_adapt(const DataArgs& data_args, TrainArgs args, const std::string& base, std::size_t samples,
+              const DeviceArgs& da, bool as_json) {
+  check_output_path(args.output);
+  const auto model = hwnas::load_device_predictor<float>(base);
+  if (model.mode() != hwnas::DescriptorMode::fingerprint) {
+    throw hwnas::InvalidArgument("--base " + base + ": a " + std::string(hwnas::to_string(model.mode())) +
+                                 " model; adapt needs a fingerprint model (train --descriptor fingerprint)");
+  }
+  const auto table = load_table(data_args, false, "adapt");
+  require_rows(table.split.test.size(), "test", table, data_args);
+  auto device = device_record(device_records(da.device_file), data_args.target);
+  // The fingerprint: the device file's, else the target's latencies of the
+  // reference architectures, found in the data.
+  std::set<std::size_t> reference_rows;
+  for (std::size_t k = 0; k < model.reference().size(); ++k) {
+    const auto& a = model.reference()[k];
+    const auto it = std::find(table.data.archs().begin(), table.data.archs().end(), a);
+    if (it == table.data.archs().end()) {
+      if (!device.fingerprint.empty()) continue;
+      throw hwnas::InvalidArgument(data_args.csv + ": no row holds reference architecture " + std::to_string(k) +
+                                   " of " + base + "; give the device's fingerprint in --device-file");
+    }
+    reference_rows.insert(static_cast<std::size_t>(it - table.data.archs().begin()));
+  }
+  if (device.fingerprint.empty()) {
+    for (const auto& a : model.reference()) {
+      const auto it = std::find(table.data.archs().begin(), table.data.archs().end(), a);
+      device.fingerprint.push_back(table.y[static_cast<std::size_t>(it - table.data.archs().begin())]);
+    }
+  }
+  std::vector<std::size_t> pool;
+  for (auto r : table.split.train) {
+    if (!reference_rows.contains(r)) pool.push_back(r);
+  }
+  if (samples > pool.size()) {
+    throw hwnas::InvalidArgument("--samples " + std::to_string(samples) + " is more than the " +
+                                 std::to_string(pool.size()) + " train rows (without the reference rows) of '" +
+                                 data_args.csv + "'");
+  }
+  const auto chosen = hwnas::random_subset(pool, samples, args.seed);
+  const auto [xt, yt] = table.rows(chosen, model.space(), data_args.csv);
+  std::vector<std::size_t> test_rows;
+  for (auto r : table.split.test) {
+    if (!reference_rows.contains(r)) test_rows.push_back(r);
+  }
+  const auto [xs, ys] = table.rows(test_rows, model.space(), data_args.csv);
+  hwnas::AdaptOptions options;
+  options.fine_tune_samples = da.fine_tune_from;
+  options.transfer.training.seed = args.seed;
+  hwnas::AdaptReport report;
+  const auto adapted = hwnas::adapt_to_device(model, device, xt, yt, options, &report);
+  hwnas::save_ensemble(adapted, args.output);
+  const auto m = adapted.evaluate(xs, ys);
+  const std::string base_name = model.devices()[report.mapping.base].name;
+  if (as_json) {
+    json j = {{"target", data_args.target},
+              {"samples", samples},
+              {"seed", args.seed},
+              {"strategy", report.fine_tuned ? "finetune" : "fingerprint"},
+              {"mapping", {{"base", base_name},
+                           {"intercept", report.mapping.intercept},
+                           {"slope", report.mapping.slope},
+                           {"loo_rmse_log", report.mapping.loo_rmse},
+                           {"calibration", report.mapping.samples}}},
+              {"holdout_rmse", {{"fingerprint", nan_to_null(report.mapped_holdout_rmse)},
+                                {"finetune", nan_to_null(report.fine_tuned_holdout_rmse)}}},
+              {"members", adapted.size()},
+              {"n_test", xs.size()},
+              {"test", metrics_json(m)},
+              {"model", args.output}};
+    if (report.fine_tuned) j["candidates"] = transfer_json(report.transfer, [&] {
+      std::vector<std::string> names;
+      for (const auto& d : model.devices()) names.push_back(d.name);
+      return names;
+    }());
+    print(j);
+    return 0;
+  }
+  std::cout << "adapted " << base << " to " << data_args.target << " from its fingerprint and " << samples
+            << " samples: " << (report.fine_tuned ? "fine-tuned the bases" : "the mapped base") << " (line from "
+            << base_name << ": log y = " << report.mapping.intercept << " + " << report.mapping.slope
+            << " log y_base, leave-one-out " << 100 * report.mapping.loo_rmse << " %)\n"
+            << "test: " << metrics_text(m) << "\n"
+            << "saved " << args.output << "\n";
+  return 0;
+}
+
 struct TuneArgs {
   std::size_t threads = 2;
   std::size_t max_epochs = 0;  ///< 0: the recipe's epochs
@@ -844,29 +1061,68 @@ int cmd_tune(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs a
   return 0;
 }
 
+/// --device NAME (a device the model was trained on) or @FILE (a device
+/// record with its fingerprint: docs/generalisation.md).
+hwnas::DeviceDescriptor device_from_arg(const std::string& arg) {
+  if (!arg.starts_with("@")) return {arg, "", 1, {}, {}};
+  const auto devices = hwnas::read_device_file(arg.substr(1));
+  if (devices.size() != 1) {
+    throw hwnas::InvalidArgument("--device " + arg + ": the file holds " + std::to_string(devices.size()) +
+                                 " devices; give one");
+  }
+  return devices.front();
+}
+
+std::vector<Architecture> checked_archs(const std::string& arch_arg, const MbConvSpace& space) {
+  auto archs = load_archs(arch_arg);
+  for (std::size_t i = 0; i < archs.size(); ++i) {
+    try {
+      space.validate(archs[i]);
+    } catch (const hwnas::InvalidArgument& e) {
+      throw hwnas::InvalidArgument("--arch: architecture " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  return archs;
+}
+
+void print_predictions(const std::vector<double>& values, json j, bool as_json) {
+  if (as_json) {
+    j["predictions"] = values;
+    print(j);
+    return;
+  }
+  std::cout << std::setprecision(6);
+  for (double v : values) std::cout << v << '\n';
+}
+
 int cmd_predict(const std::string& model, const std::string& arch_arg, const std::vector<double>& hardware,
-                bool as_json) {
+                const std::string& device_arg, bool as_json) {
+  const bool devices_model = hwnas::read_model_kind(model) == "latency-devices";
+  if (devices_model != !device_arg.empty()) {
+    throw hwnas::InvalidArgument(devices_model ? "--model " + model + " holds several devices: choose one with --device"
+                                               : "--device: --model " + model + " is a single-device model");
+  }
+  if (devices_model) {
+    const auto m = hwnas::load_device_predictor<float>(model);
+    const auto device = device_from_arg(device_arg);
+    if (!m.find(device.name) && device.fingerprint.empty() && m.mode() != hwnas::DescriptorMode::spec) {
+      std::string known;
+      for (const auto& d : m.devices()) known += (known.empty() ? "" : ", ") + d.name;
+      throw hwnas::InvalidArgument("--device " + device_arg + ": not a device of " + model + " (" + known +
+                                   "); for a new device pass @FILE with its fingerprint");
+    }
+    print_predictions(m.predict(device, checked_archs(arch_arg, m.space())), {{"model", model}, {"device", device.name}},
+                      as_json);
+    return 0;
+  }
   const auto predictor = hwnas::load_ensemble<float>(model);
   const std::size_t hw = predictor.hardware_features();
   if (hardware.size() != hw) {
     throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
                                  std::to_string(hardware.size()));
   }
-  const auto archs = load_archs(arch_arg);
-  for (std::size_t i = 0; i < archs.size(); ++i) {
-    try {
-      predictor.space().validate(archs[i]);
-    } catch (const hwnas::InvalidArgument& e) {
-      throw hwnas::InvalidArgument("--arch: architecture " + std::to_string(i) + ": " + e.what());
-    }
-  }
-  const auto values = predictor.predict(archs, hardware);
-  if (as_json) {
-    print({{"predictions", values}, {"model", model}});
-    return 0;
-  }
-  std::cout << std::setprecision(6);
-  for (double v : values) std::cout << v << '\n';
+  print_predictions(predictor.predict(checked_archs(arch_arg, predictor.space()), hardware), {{"model", model}},
+                    as_json);
   return 0;
 }
 
@@ -1361,10 +1617,25 @@ int main(int argc, char** argv) {
   };
 
   SpaceArgs train_space;
-  auto* train = app.add_subcommand("train", "train a latency predictor on a dataset column, save it, test it");
-  data_args.add_to(*train, false);
+  DeviceArgs device_args;
+  auto* train = app.add_subcommand(
+      "train", "train a latency predictor on a dataset column (or one model of several columns), save it, test it");
+  data_args.add_to(*train, false, false);
   train_space.add_to(*train, false);
   train_options(train, true);
+  train->add_option("--devices", device_args.devices,
+                    "several device columns, comma-separated: one model of them all (docs/generalisation.md)")
+      ->delimiter(',');
+  train->add_option("--descriptor", device_args.descriptor, "with --devices: spec, fingerprint or both")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"spec", "fingerprint", "both"}));
+  train->add_option("--device-file", device_args.device_file, "with --devices: device records (JSON)");
+  train->add_option("--reference", device_args.reference,
+                    "with --devices: file of the dataset ids whose latencies are the fingerprints");
+  train->add_option("--spec-features", device_args.spec_features,
+                    "with --descriptor spec or both: the spec features used, comma-separated (batch: the batch "
+                    "size; default: every one of the first device record)")
+      ->delimiter(',');
   progress_flag(train);
   json_flag(train);
 
@@ -1427,13 +1698,34 @@ int main(int argc, char** argv) {
   progress_flag(tune_cmd);
   json_flag(tune_cmd);
 
+  std::string adapt_base;
+  std::size_t adapt_samples = 0;
+  auto* adapt = app.add_subcommand(
+      "adapt", "a model of a new device from a multi-device model, its fingerprint and N measured samples");
+  adapt->add_option("--base", adapt_base, "multi-device model (train --devices, descriptor fingerprint)")->required();
+  data_args.add_to(*adapt, false);
+  adapt->add_option("--samples", adapt_samples, "train rows drawn (seeded) from the split's train rows; 0: the fingerprint alone")
+      ->required()
+      ->check(non_negative);
+  adapt->add_option("--device-file", device_args.device_file, "device records (JSON); a fingerprint there is used");
+  adapt->add_option("--fine-tune-from", device_args.fine_tune_from,
+                    "from this many samples on, try fine-tuning the bases too (kept if it does better on a "
+                    "20 % hold-out); below, map the best base")
+      ->capture_default_str();
+  adapt->add_option("--seed", train_args.seed, "samples and fine-tuning")->capture_default_str();
+  adapt->add_option("-o,--output", train_args.output, "model file to write")->required();
+  json_flag(adapt);
+
   std::vector<double> predict_hardware;
+  std::string predict_device;
   auto* predict = app.add_subcommand("predict", "latency (ms) of architectures from a saved predictor");
   predict->add_option("--model", model, "model file")->required();
   predict->add_option("--arch", arch_arg, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")
       ->required();
   predict->add_option("--hardware", predict_hardware, "hardware features, comma-separated (models trained with them)")
       ->delimiter(',');
+  predict->add_option("--device", predict_device,
+                      "multi-device models: a device's name, or @FILE with a new device's record and fingerprint");
   json_flag(predict);
 
   SpaceArgs import_space;
@@ -1527,12 +1819,20 @@ int main(int argc, char** argv) {
     if (*validate) return cmd_validate(space_args, file, as_json);
     const Progress progress(show_progress);
     if (*quickstart) return cmd_quickstart(quick, progress, as_json);
-    if (*train) return cmd_train(data_args, train_space, train_args, progress, as_json);
+    if (*train) {
+      if (!device_args.devices.empty()) {
+        if (!data_args.target.empty()) throw hwnas::InvalidArgument("train: give --target or --devices, not both");
+        return cmd_train_devices(data_args, train_space, train_args, device_args, progress, as_json);
+      }
+      if (data_args.target.empty()) throw hwnas::InvalidArgument("train: --target (one device) or --devices (several) is required");
+      return cmd_train(data_args, train_space, train_args, progress, as_json);
+    }
+    if (*adapt) return cmd_adapt(data_args, train_args, adapt_base, adapt_samples, device_args, as_json);
     if (*eval) return cmd_eval(data_args, model, as_json);
     ft_args.frozen_given = frozen_opt->count() > 0;
     if (*finetune) return cmd_finetune(data_args, train_args, ft_args, progress, as_json);
     if (*tune_cmd) return cmd_tune(data_args, train_space, train_args, tune_args, progress, as_json);
-    if (*predict) return cmd_predict(model, arch_arg, predict_hardware, as_json);
+    if (*predict) return cmd_predict(model, arch_arg, predict_hardware, predict_device, as_json);
     if (*measure_cmd) {
       return cmd_measure(measure_space, measure_args, measure_n, seed, measure_column, build_output, progress, as_json);
     }

@@ -24,8 +24,11 @@
 #      measure`, timed as they go), predictors trained on the first CPU_SMALL
 #      and CPU_N rows, all scored against the last CPU_TEST rows;
 #   5. examples/finetune_curve (issue 3 §4: fine-tuning to a new device from
-#      N samples) and examples/search_comparison --full (issue 5 §2: OFA's
-#      search with the LUT, an MLP, memoisation, a margin);
+#      N samples), examples/search_comparison --full (issue 5 §2: OFA's
+#      search with the LUT, an MLP, memoisation, a margin),
+#      examples/generalisation --full (issue 6: leave one GPU out, new devices
+#      from a fingerprint and N samples) and examples/cpu_devices (issue 6 §4,
+#      one process at a time: it times networks);
 #   6. writes docs/results.md (tables, targets met or not, machine) and one
 #      predicted-vs-measured SVG per column in docs/plots/.
 # Raw outputs (JSON, logs, models) stay in build-bench/results/.
@@ -37,7 +40,9 @@
 #   SKIP_TUNE=1     leave out the tuning benchmark (the doc says so)
 #   SKIP_CPU=1      leave out the CPU lookup-table-vs-predictor study (step 4)
 #   SKIP_FINETUNE=1, SKIP_SEARCH=1   leave out the studies of step 5 (SKIP_SEARCH also the search speed pairs)
+#   SKIP_GENERALISATION=1   leave out examples/generalisation and cpu_devices
 #   FINETUNE_JSON=FILE   use this output of examples/finetune_curve instead of running it
+#   GENERALISATION_JSON=FILE   the same for examples/generalisation --full
 #   REPORT_ONLY=1   rewrite docs/results.md from the raw outputs of the last run
 #                   (build-bench/results/) without measuring anything
 #   CPU_N=4000 CPU_SMALL=700 CPU_TEST=200 CPU_WARMUP=2 CPU_REPEATS=8
@@ -105,7 +110,8 @@ cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DHWNAS_BUIL
   { cat "$BUILD/results-configure.log" >&2; die "cmake configure failed (log above)"; }
 say "building hwnas, bench/predictor, bench/tune"
 cmake --build "$BUILD" --parallel "$NCPU" --target hwnas_cli hwnas_bench_predictor hwnas_bench_tune hwnas_bench_search \
-  hwnas_example_finetune_curve hwnas_example_search_comparison \
+  hwnas_example_finetune_curve hwnas_example_search_comparison hwnas_example_generalisation \
+  hwnas_example_cpu_devices \
   >"$BUILD/results-build.log" 2>&1 || { tail -n 40 "$BUILD/results-build.log" >&2; die "build failed (log: $BUILD/results-build.log)"; }
 HWNAS=$BUILD/tools/hwnas
 for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune" "$BUILD/bench/search"; do
@@ -307,6 +313,22 @@ else
     die "examples/search_comparison failed (log: $WORK/logs/search.log)"
 fi
 
+if [[ -n ${GENERALISATION_JSON:-} ]]; then
+  say "generalisation: $GENERALISATION_JSON (GENERALISATION_JSON)"
+  cp "$GENERALISATION_JSON" "$WORK/generalisation.json"
+elif [[ ${SKIP_GENERALISATION:-0} == 1 ]]; then
+  say "SKIP_GENERALISATION=1: no generalisation study"
+else
+  say "generalisation: examples/generalisation --full (3 GPUs held out, N = 0..700, 3 seeds; ~15 min)"
+  "$BUILD/examples/generalisation" "$CSV" --full >"$WORK/generalisation.json" 2>"$WORK/logs/generalisation.log" ||
+    die "examples/generalisation failed (log: $WORK/logs/generalisation.log)"
+fi
+if [[ ${SKIP_GENERALISATION:-0} != 1 ]]; then
+  say "CPU devices: examples/cpu_devices (batch 1 and 4 on this CPU; ~1 min)"
+  "$BUILD/examples/cpu_devices" -o "$WORK/cpu_devices" >"$WORK/cpu_devices.json" 2>"$WORK/logs/cpu_devices.log" ||
+    die "examples/cpu_devices failed (log: $WORK/logs/cpu_devices.log)"
+fi
+
 # ------------------------------------------------------------------ machine ---
 {
   echo "cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
@@ -325,6 +347,9 @@ fi
 fi  # REPORT_ONLY
 if [[ ${REPORT_ONLY:-0} == 1 && -n ${FINETUNE_JSON:-} ]]; then
   cp "$FINETUNE_JSON" "$WORK/finetune.json"
+fi
+if [[ ${REPORT_ONLY:-0} == 1 && -n ${GENERALISATION_JSON:-} ]]; then
+  cp "$GENERALISATION_JSON" "$WORK/generalisation.json"
 fi
 
 # ------------------------------------------------------------------- report ---
@@ -703,6 +728,155 @@ if os.path.exists(ft_path):
                    f"{len(fcols)} columns × {len(ns)} N"))
     checks.append((f"fine-tuning with N = {ns[-1]} within 1.15× of the full-data model, every column", ok_ratio,
                    "all" if ok_ratio else "fails: " + ", ".join(worst)))
+
+# ---- hardware generalisation (issue 6)
+gen_path = f"{work}/generalisation.json"
+if os.path.exists(gen_path):
+    gj = load(gen_path)
+    gcols = [c for c in ALL if c in gj["columns"]]
+    ns = gj["samples"]
+    G = {c: {pt["n"]: pt for pt in gj["columns"][c]["curve"]} for c in gcols}
+    def gmean(strategy, n, key):
+        vals = [G[c][n][strategy][key] for c in gcols if strategy in G[c][n]]
+        return sum(vals) / len(vals) if len(vals) == len(gcols) else None
+    full = {c: gj["columns"][c]["full"] for c in gcols}
+    fmean = {k: sum(full[c][k] for c in gcols) / len(gcols) for k in ("rmse_pct", "mape", "kendall", "spearman")}
+    w("## Hardware generalisation (issue 6)\n")
+    w("Leave one GPU out of HELP's data: a `DevicePredictor` of the other two GPUs' six columns (every batch size) "
+      "predicts each batch size of the held-out GPU from that device's **fingerprint** (its latencies of HELP's "
+      f"{len(gj['reference_ids'])} reference architectures) and N measured samples of its train rows (seeds "
+      f"{', '.join(map(str, gj['seeds']))}, nested). Test: the benchmark split's test rows without the reference "
+      f"architectures ({gj['test_rows']} rows). Means over the {len(gcols)} held-out columns and the seeds "
+      "(`examples/generalisation --full`; docs/generalisation.md):\n")
+    w("- **fingerprint**: the base whose line in log space fits the fingerprint plus the N samples best "
+      "(leave-one-out), mapped by that line (`DevicePredictor::map`);")
+    w("- **finetune**: `fine_tune_from` over the same bases, on the N samples plus the fingerprint;")
+    w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): fingerprint below N = {gj['fine_tune_from']}, "
+      "finetune from there;")
+    w("- **spec**, **spec + batch**, **spec + batch + fingerprint** (N = 0): one MLP on the encoding plus the "
+      "device features, trained on the same six columns; **spec** is the method's 131-d model (CUDA cores, "
+      "memory, bandwidth);")
+    w("- **full**: `default_recipe()` on the held-out column's 3500 train rows (and its validation rows).\n")
+    w("| N | fingerprint: RMSE % / MAPE / Kendall / Spearman | finetune: RMSE % / Spearman | adapt: RMSE % | adapt / full (mean of ratios) |")
+    w("|---:|---|---|---:|---:|")
+    for n in ns:
+        fp = [gmean("fingerprint", n, k) for k in ("rmse_pct", "mape", "kendall", "spearman")]
+        ft = [gmean("finetune", n, k) for k in ("rmse_pct", "spearman")]
+        ad = gmean("adapt", n, "rmse_pct")
+        ratio = sum(G[c][n]["adapt"]["over_full"] for c in gcols) / len(gcols)
+        ftc = "–" if ft[0] is None else f"{ft[0]:.2f} / {ft[1]:.3f}"
+        w(f"| {n} | {fp[0]:.2f} / {fp[1]:.2f} / {fp[2]:.3f} / {fp[3]:.3f} | {ftc} | {ad:.2f} | {ratio:.2f} |")
+    base_names = [("n0_spec", "spec (the method, 131-d)"), ("n0_spec_batch", "spec + batch"),
+                  ("n0_both", "spec + batch + fingerprint")]
+    for key, label in base_names:
+        if all(key in gj["columns"][c] for c in gcols):
+            m = {k: sum(gj["columns"][c][key][k] for c in gcols) / len(gcols) for k in ("rmse_pct", "mape", "kendall", "spearman")}
+            w(f"| {label}, N = 0 | {m['rmse_pct']:.2f} / {m['mape']:.2f} / {m['kendall']:.3f} / {m['spearman']:.3f} | | | |")
+    w(f"| full (3500 rows) | {fmean['rmse_pct']:.2f} / {fmean['mape']:.2f} / {fmean['kendall']:.3f} / {fmean['spearman']:.3f} | | | |")
+    w("")
+    n20 = 20 if 20 in ns else None
+    w("Per held-out column (RMSE %; Spearman in brackets):\n")
+    head = "| column | full | fingerprint, N = 0 |" + (" adapt, N = 20 | N = 20 / full |" if n20 else "")
+    for key, label in base_names:
+        head += f" {label}, N = 0 |"
+    w(head)
+    w("|---|" + "---:|" * (head.count("|") - 2))
+    bad20 = []
+    for c in gcols:
+        row = f"| {c} | {full[c]['rmse_pct']:.2f} ({full[c]['spearman']:.3f}) | " \
+              f"{G[c][0]['fingerprint']['rmse_pct']:.2f} ({G[c][0]['fingerprint']['spearman']:.3f}) |"
+        if n20:
+            r = G[c][20]["adapt"]["over_full"]
+            if r > 1.25:
+                bad20.append(f"{c} {r:.2f}")
+            row += f" {G[c][20]['adapt']['rmse_pct']:.2f} ({G[c][20]['adapt']['spearman']:.3f}) | {r:.2f}{' ❌' if r > 1.25 else ''} |"
+        for key, label in base_names:
+            v = gj["columns"][c].get(key)
+            row += f" {v['rmse_pct']:.2f} ({v['spearman']:.3f}) |" if v else " – |"
+        w(row)
+    w("")
+    w("![generalisation: test RMSE % vs N](plots/generalisation.svg)\n")
+    w(f"Run time {gj['seconds'] / 60:.1f} min on one core.\n")
+    fp0 = gmean("fingerprint", 0, "rmse_pct")
+    sp0 = gmean("fingerprint", 0, "spearman")
+    checks.append(("generalisation, fingerprint alone (N = 0): mean RMSE ≤ 12 % over held-out columns", fp0 <= 12,
+                   f"{fp0:.2f} %"))
+    checks.append(("generalisation, fingerprint alone (N = 0): mean Spearman ≥ 0.93", sp0 >= 0.93,
+                   f"{sp0:.3f} (the full-data models: {fmean['spearman']:.3f})"))
+    if n20:
+        mean20 = sum(G[c][20]["adapt"]["over_full"] for c in gcols) / len(gcols)
+        checks.append(("generalisation, N = 20: within 1.25× of the full-data model, every held-out column",
+                       not bad20, ("all" if not bad20 else "fails: " + ", ".join(bad20)) +
+                       f"; mean ratio {mean20:.2f}"))
+    # the plot: mean RMSE % against N, equally spaced
+    W, H, L, R, T, B = 560, 340, 60, 170, 40, 50
+    series = [("fingerprint", "#1f5fbf"), ("finetune", "#d62728"), ("adapt", "#2ca02c")]
+    vals = [gmean(sname, n, "rmse_pct") for sname, _ in series for n in ns]
+    hi = max([v for v in vals if v is not None] + [fmean["rmse_pct"]]) * 1.25
+    sx = lambda i: L + (i + 0.5) / len(ns) * (W - L - R)
+    sy = lambda v: H - B - min(v, hi) / hi * (H - T - B)
+    s = svg_start(W, H, "leave one GPU out: mean test RMSE % of the held-out columns")
+    step = 2 if hi < 16 else 5
+    t = 0
+    while t <= hi:
+        s.append(f'<line x1="{L}" y1="{sy(t):.1f}" x2="{W - R}" y2="{sy(t):.1f}" stroke="#eee"/>')
+        s.append(f'<text x="{L - 6}" y="{sy(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+        t += step
+    s.append(f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="none" stroke="#444"/>')
+    for i, n in enumerate(ns):
+        s.append(f'<text x="{sx(i):.1f}" y="{H - B + 15}" text-anchor="middle">{n}</text>')
+    s.append(f'<line x1="{L}" y1="{sy(fmean["rmse_pct"]):.1f}" x2="{W - R}" y2="{sy(fmean["rmse_pct"]):.1f}" '
+             'stroke="#444" stroke-dasharray="5 4"/>')
+    legend = [("full (3500 rows)", "#444", True)]
+    for sname, color in series:
+        pts = [(sx(i), sy(gmean(sname, n, "rmse_pct"))) for i, n in enumerate(ns) if gmean(sname, n, "rmse_pct") is not None]
+        s.append('<polyline fill="none" stroke="' + color + '" stroke-width="2" points="' +
+                 " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
+        for x, y in pts:
+            s.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>')
+        legend.append((sname, color, False))
+    for k, (key, label) in enumerate(base_names):
+        if all(key in gj["columns"][c] for c in gcols):
+            v = sum(gj["columns"][c][key]["rmse_pct"] for c in gcols) / len(gcols)
+            y = sy(v) + (6 if v > hi else 0)
+            s.append(f'<rect x="{sx(0) - 4 + 9 * (k + 1):.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#999"/>')
+            s.append(f'<text x="{sx(0) + 9 * (k + 1) + 6:.1f}" y="{y + 4:.1f}" font-size="9">'
+                     f'{label.split(" (")[0]} {v:.0f} %</text>')
+    for k, (label, color, dashed) in enumerate(legend):
+        y = T + 14 + 16 * k
+        s.append(f'<line x1="{W - R + 10}" y1="{y}" x2="{W - R + 30}" y2="{y}" stroke="{color}" stroke-width="2"'
+                 + (' stroke-dasharray="5 4"' if dashed else '') + '/>')
+        s.append(f'<text x="{W - R + 36}" y="{y + 4}">{label}</text>')
+    s.append(f'<text x="{W - R + 10}" y="{T + 14 + 16 * len(legend) + 4}" font-size="9">grey squares: '
+             'conditioned MLPs, N = 0</text>')
+    s.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">N measured samples of the new device '
+             '(beyond its fingerprint)</text>')
+    s.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - B) / 2})">'
+             'test RMSE %</text>')
+    s.append("</svg>")
+    with open(f"{root}/docs/plots/generalisation.svg", "w") as f:
+        f.write("\n".join(s) + "\n")
+cd_path = f"{work}/cpu_devices.json"
+if os.path.exists(cd_path):
+    cj = load(cd_path)
+    big = cj["devices"][1]
+    on = cj[f"on_{big}"]
+    w("### Beyond GPUs: two configurations of this CPU\n")
+    w(f"`examples/cpu_devices`: the built-in executor at batch 1 (`cpu_b1`) and batch {big[5:]} (`{big}`) are two "
+      f"devices. A model trained on {cj['networks']['train']} batch-1 networks predicts {cj['networks']['test']} "
+      f"test networks at batch {big[5:]} from nothing but `{big}`'s fingerprint ({cj['networks']['reference']} "
+      f"reference networks); median test latency {cj['median_ms']['cpu_b1']:.1f} ms at batch 1, "
+      f"{cj['median_ms'][big]:.1f} ms at batch {big[5:]}. Line found: log y = {cj['mapping']['intercept']:.3f} + "
+      f"{cj['mapping']['slope']:.3f} log y_b1. Everything measured in this run ({cj['measure_s']:.0f} s).\n")
+    w("| predicting `" + big + "` with | RMSE % | MAPE % | Kendall | Spearman |")
+    w("|---|---:|---:|---:|---:|")
+    for key, label in (("fingerprint", "the fingerprint mapping"), ("scaled_by_mean_ratio", "the batch-1 model × the fingerprints' mean ratio"),
+                       ("cpu_b1_model_as_is", "the batch-1 model as it is")):
+        m = on[key]
+        w(f"| {label} | {m['rmse_pct']:.2f} | {m['mape']:.2f} | {m['kendall']:.3f} | {m['spearman']:.3f} |")
+    m = cj["cpu_b1_model_on_cpu_b1"]
+    w(f"| (the batch-1 model on batch 1) | {m['rmse_pct']:.2f} | {m['mape']:.2f} | {m['kendall']:.3f} | {m['spearman']:.3f} |")
+    w("")
 
 # ---- the CPU study (issue 4 §6)
 cpu_dir = f"{work}/cpu"

@@ -6,6 +6,8 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
+#include "hwnas/device.hpp"
+#include "hwnas/device_predictor.hpp"
 #include "hwnas/big_uint.hpp"
 #include "hwnas/encoding.hpp"
 #include "hwnas/ensemble.hpp"

@@ -1,7 +1,7 @@
 // Model files: a LatencyPredictor saved with everything needed to rebuild it
 // (search space, encoder, network shape, target scaling, weights) in a
 // versioned, self-describing, checksummed binary format (docs/model-file.md),
-// a PredictorEnsemble likewise, and the import of a PyTorch nn.Sequential MLP
+// a PredictorEnsemble and a DevicePredictor likewise, and the import of a PyTorch nn.Sequential MLP
 // exported one .npy per tensor.
 #pragma once
 
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "hwnas/detail/file_io.hpp"
+#include "hwnas/device_predictor.hpp"
 #include "hwnas/encoding.hpp"
 #include "hwnas/ensemble.hpp"
 #include "hwnas/error.hpp"
@@ -81,6 +82,20 @@ PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std:
 /// ensemble_from_bytes on the content of `path`; IoError when unreadable.
 template <class Scalar = float>
 PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path);
+
+/// The bytes of a model file holding a DevicePredictor (kind
+/// `latency-devices`: its mode, reference architectures, device records,
+/// conditioning features and models).
+template <class Scalar>
+std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model);
+/// device_predictor_to_bytes() written atomically to `path`.
+template <class Scalar>
+void save_device_predictor(const DevicePredictor<Scalar>& model, const std::filesystem::path& path);
+/// Rebuilds a DevicePredictor; FormatError naming the source and the field.
+template <class Scalar = float>
+DevicePredictor<Scalar> device_predictor_from_bytes(std::string_view bytes, const std::string& source = "<input>");
+template <class Scalar = float>
+DevicePredictor<Scalar> load_device_predictor(const std::filesystem::path& path);
 
 /// Imports a PyTorch nn.Sequential of Linear layers with one module (a ReLU)
 /// between consecutive ones, exported one float32 .npy per tensor:
@@ -665,6 +680,7 @@ class PredictorFieldReader {
 
 inline constexpr std::string_view kPredictorKind = "latency-mlp";
 inline constexpr std::string_view kEnsembleKind = "latency-ensemble";
+inline constexpr std::string_view kDevicesKind = "latency-devices";
 inline constexpr std::int64_t kMaxEnsembleMembers = 4096;
 
 inline std::string member_prefix(std::size_t i) { return "member" + std::to_string(i) + "."; }
@@ -676,7 +692,10 @@ inline std::string read_kind(ModelReader& r, std::initializer_list<std::string_v
   if (kind == kEnsembleKind) {
     r.fail("field 'kind' = '" + kind + "': the file holds a predictor ensemble; load it with load_ensemble");
   }
-  r.fail("field 'kind' = '" + kind + "'; this hwnas reads 'latency-mlp' and 'latency-ensemble'");
+  if (kind == kDevicesKind) {
+    r.fail("field 'kind' = '" + kind + "': the file holds a multi-device model; load it with load_device_predictor");
+  }
+  r.fail("field 'kind' = '" + kind + "'; this hwnas reads 'latency-mlp', 'latency-ensemble' and 'latency-devices'");
 }
 
 }  // namespace detail
@@ -744,6 +763,165 @@ PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std:
 template <class Scalar>
 PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path) {
   return ensemble_from_bytes<Scalar>(detail::read_file(path), path.string());
+}
+
+namespace detail {
+
+// Names listed in one string field, one per line (names hold no newline).
+inline std::string join_names(std::span<const std::string> names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (n.find('\n') != std::string::npos) throw InvalidArgument("model file: the name '" + n + "' holds a newline");
+    out += n;
+    out += '\n';
+  }
+  return out;
+}
+
+inline std::vector<std::string> split_names(ModelReader& r, std::string_view key) {
+  const std::string text = r.string(key);
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  for (std::size_t end; (end = text.find('\n', begin)) != std::string::npos; begin = end + 1) {
+    out.push_back(text.substr(begin, end - begin));
+  }
+  if (begin != text.size()) r.fail("field '" + std::string(key) + "': names must end with a newline");
+  return out;
+}
+
+inline std::vector<double> float64_array(ModelReader& r, std::string_view key) {
+  std::vector<double> out(r.array_info(key).second);
+  r.array_into(key, out.data());
+  return out;
+}
+
+inline std::string device_prefix(std::size_t i) { return "device" + std::to_string(i) + "."; }
+
+}  // namespace detail
+
+template <class Scalar>
+std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model) {
+  detail::ModelWriter w;
+  w.string("writer", std::string("hwnas ") + version_string);
+  w.string("kind", detail::kDevicesKind);
+  w.string("mode", to_string(model.mode()));
+  std::vector<std::int64_t> ref;
+  for (const auto& a : model.reference()) {
+    ref.insert(ref.end(), a.ks.begin(), a.ks.end());
+    ref.insert(ref.end(), a.e.begin(), a.e.end());
+    ref.insert(ref.end(), a.d.begin(), a.d.end());
+    ref.push_back(a.r);
+  }
+  w.int64("reference.count", static_cast<std::int64_t>(model.reference().size()));
+  w.int64_list("reference.archs", std::span<const std::int64_t>(ref));
+  w.int64("devices", static_cast<std::int64_t>(model.devices().size()));
+  for (std::size_t i = 0; i < model.devices().size(); ++i) {
+    const auto& d = model.devices()[i];
+    const std::string p = detail::device_prefix(i);
+    w.string(p + "name", d.name);
+    w.string(p + "kind", d.kind);
+    w.int64(p + "batch", static_cast<std::int64_t>(d.batch));
+    std::vector<std::string> names;
+    std::vector<double> values;
+    for (const auto& [k, v] : d.spec) names.push_back(k), values.push_back(v);
+    w.string(p + "spec.names", detail::join_names(names));
+    w.array(p + "spec.values", std::span<const double>(values));
+    w.array(p + "fingerprint", std::span<const double>(d.fingerprint));
+  }
+  w.string("features.spec_names", detail::join_names(model.features().spec_names));
+  w.array("features.mean", std::span<const double>(model.features().mean));
+  w.array("features.scale", std::span<const double>(model.features().scale));
+  w.int64("members", static_cast<std::int64_t>(model.models().size()));
+  for (std::size_t i = 0; i < model.models().size(); ++i) {
+    detail::write_predictor_fields(w, model.models()[i], detail::member_prefix(i));
+  }
+  return std::move(w).finish();
+}
+
+template <class Scalar>
+void save_device_predictor(const DevicePredictor<Scalar>& model, const std::filesystem::path& path) {
+  detail::write_file_atomic(path, device_predictor_to_bytes(model));
+}
+
+template <class Scalar>
+DevicePredictor<Scalar> device_predictor_from_bytes(std::string_view bytes, const std::string& source) {
+  detail::ModelReader r(bytes, source);
+  (void)r.string("writer");
+  detail::read_kind(r, {detail::kDevicesKind});
+  DescriptorMode mode{};
+  try {
+    mode = descriptor_mode_from_string(r.string("mode"));
+  } catch (const InvalidArgument& e) {
+    r.fail(std::string("field 'mode': ") + e.what());
+  }
+  const auto n_ref = static_cast<std::size_t>(r.int64_in("reference.count", 0, 1 << 20));
+  const auto n_dev = static_cast<std::size_t>(r.int64_in("devices", 1, detail::kMaxEnsembleMembers));
+  std::vector<DeviceDescriptor> devices(n_dev);
+  for (std::size_t i = 0; i < n_dev; ++i) {
+    const std::string p = detail::device_prefix(i);
+    auto& d = devices[i];
+    d.name = r.string(p + "name");
+    d.kind = r.string(p + "kind");
+    d.batch = static_cast<std::size_t>(r.int64_in(p + "batch", 1, std::int64_t{1} << 40));
+    const auto names = detail::split_names(r, p + "spec.names");
+    const auto values = detail::float64_array(r, p + "spec.values");
+    if (names.size() != values.size()) {
+      r.fail("field '" + p + "spec.values': " + std::to_string(values.size()) + " values for " +
+             std::to_string(names.size()) + " names");
+    }
+    for (std::size_t k = 0; k < names.size(); ++k) d.spec.emplace_back(names[k], values[k]);
+    d.fingerprint = detail::float64_array(r, p + "fingerprint");
+  }
+  DeviceFeatures features;
+  features.spec_names = detail::split_names(r, "features.spec_names");
+  features.mean = detail::float64_array(r, "features.mean");
+  features.scale = detail::float64_array(r, "features.scale");
+  const auto n_models = static_cast<std::size_t>(r.int64_in("members", 1, detail::kMaxEnsembleMembers));
+  std::vector<detail::PredictorFieldReader> fields;
+  fields.reserve(n_models);
+  for (std::size_t i = 0; i < n_models; ++i) fields.emplace_back(r, detail::member_prefix(i));
+  const auto ref = r.int64_list("reference.archs");
+  r.check_all_used();
+  std::vector<LatencyPredictor<Scalar>> models;
+  for (auto& f : fields) models.push_back(f.template build<Scalar>());
+  const std::size_t slots = models.front().space().num_slots(), stages = models.front().space().num_stages();
+  const std::size_t per = 2 * slots + stages + 1;
+  if (ref.size() != n_ref * per) {
+    r.fail("field 'reference.archs': " + std::to_string(ref.size()) + " values for " + std::to_string(n_ref) +
+           " architectures of " + std::to_string(per));
+  }
+  std::vector<Architecture> reference(n_ref);
+  for (std::size_t k = 0; k < n_ref; ++k) {
+    auto at = [&](std::size_t j) {
+      const std::int64_t v = ref[k * per + j];
+      if (v < 0 || v > 1 << 20) r.fail("field 'reference.archs'[" + std::to_string(k * per + j) + "] = " + std::to_string(v));
+      return static_cast<int>(v);
+    };
+    auto& a = reference[k];
+    for (std::size_t j = 0; j < slots; ++j) a.ks.push_back(at(j));
+    for (std::size_t j = 0; j < slots; ++j) a.e.push_back(at(slots + j));
+    for (std::size_t j = 0; j < stages; ++j) a.d.push_back(at(2 * slots + j));
+    a.r = at(per - 1);
+  }
+  try {
+    return DevicePredictor<Scalar>(mode, std::move(reference), std::move(devices), std::move(features),
+                                   std::move(models));
+  } catch (const InvalidArgument& e) {
+    r.fail(std::string("invalid multi-device model: ") + e.what());
+  }
+}
+
+template <class Scalar>
+DevicePredictor<Scalar> load_device_predictor(const std::filesystem::path& path) {
+  return device_predictor_from_bytes<Scalar>(detail::read_file(path), path.string());
+}
+
+/// The kind of a model file: "latency-mlp", "latency-ensemble" or
+/// "latency-devices" (the container is checked; the fields are not).
+inline std::string read_model_kind(const std::filesystem::path& path) {
+  const std::string bytes = detail::read_file(path);
+  detail::ModelReader r(bytes, path.string());
+  return r.string("kind");
 }
 
 template <class Scalar>

@@ -111,6 +111,10 @@ struct TrainOptions {
   /// once, on the chosen fit. Without validation rows, or false:
   /// options().target, linear_ridge and linear_pixel_terms.
   bool choose_linear = false;
+  /// choose_linear also chooses the target transform; false keeps
+  /// options().target (a multi-device model keeps its bases in log space, so
+  /// that a device's line in log space maps them: device_predictor.hpp).
+  bool choose_target = true;
   /// The penalties choose_linear tries (empty: linear_ridge alone).
   std::vector<double> linear_ridge_choices{0.1, 0.3, 1.0, 3.0, 10.0, 30.0};
   /// keep_best with a linear path and validation rows: the MLP is kept only
@@ -250,6 +254,14 @@ class LatencyPredictor {
   /// fit() on the train and validation rows of a split of one device column.
   FitReport fit(const Dataset& data, std::string_view column, const Split& split,
                 const TrainOptions& options = {});
+  /// fit() on rows of several devices: `hardware` holds a row of
+  /// encoder().options().hardware_features values per architecture
+  /// (row-major), `val_hardware` the same for the validation rows. This is
+  /// how a model conditioned on device features is trained.
+  FitReport fit_with_hardware(std::span<const Architecture> archs, std::span<const double> hardware,
+                              std::span<const double> latencies, std::span<const Architecture> val_archs,
+                              std::span<const double> val_hardware, std::span<const double> val_latencies,
+                              const TrainOptions& options = {});
 
   /// Keeps the weights, re-fits the target scaling on the new device's
   /// latencies (choosing again with options.choose_linear), re-fits the
@@ -273,10 +285,13 @@ class LatencyPredictor {
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   // fit() (from_scratch) and fine_tune(): the hold-out split, then prepare()
   // and train().
-  FitReport run(std::span<const Architecture> archs, std::span<const double> latencies,
-                std::span<const Architecture> val_archs, std::span<const double> val_latencies,
+  // `hardware` and `val_hardware`: a row of hardware features per
+  // architecture (empty without hardware features).
+  FitReport run(std::span<const Architecture> archs, std::span<const double> hardware,
+                std::span<const double> latencies, std::span<const Architecture> val_archs,
+                std::span<const double> val_hardware, std::span<const double> val_latencies,
                 const TrainOptions& options, bool from_scratch);
-  SparseRows<Scalar> features(std::span<const Architecture> archs) const;
+  SparseRows<Scalar> features(std::span<const Architecture> archs, std::span<const double> hardware) const;
   // The linear path's inputs: x, then x's layer bits times rho^2.
   SparseRows<Scalar> linear_features(const SparseRows<Scalar>& x, std::span<const Architecture> archs) const;
   double pixels(const Architecture& arch) const {
@@ -289,7 +304,8 @@ class LatencyPredictor {
   };
   // Target transform, scaling and linear path for new training data.
   void prepare(const SparseRows<Scalar>& z, std::span<const double> latencies, std::span<const Architecture> val_archs,
-               std::span<const double> val_latencies, const TrainOptions& options, const Vector& prior);
+               std::span<const double> val_hardware, std::span<const double> val_latencies,
+               const TrainOptions& options, const Vector& prior);
   std::vector<double> scaled_targets(std::span<const double> latencies) const;
   Eigen::VectorXd linear_prior(const SparseRows<Scalar>& z, std::span<const double> latencies,
                                const Vector& prior) const;
@@ -312,8 +328,8 @@ class LatencyPredictor {
   bool fits_stack() const;
   double predict_on_stack(const Architecture& arch, std::span<const double> hardware) const;
   FitReport train(const SparseRows<Scalar>& x, const SparseRows<Scalar>& z, std::span<const double> latencies,
-                  std::span<const Architecture> val_archs, std::span<const double> val_latencies,
-                  const TrainOptions& options);
+                  std::span<const Architecture> val_archs, std::span<const double> val_hardware,
+                  std::span<const double> val_latencies, const TrainOptions& options);
   void fit_scaling(std::span<const double> latencies);
   double scale_target(double y) const {
     const double f = options_.target == TargetTransform::log_standardize ? std::log(y) : y;
@@ -460,7 +476,18 @@ template <class Scalar>
 FitReport LatencyPredictor<Scalar>::fit(std::span<const Architecture> archs, std::span<const double> latencies,
                                         std::span<const Architecture> val_archs,
                                         std::span<const double> val_latencies, const TrainOptions& options) {
-  return run(archs, latencies, val_archs, val_latencies, options, true);
+  return run(archs, {}, latencies, val_archs, {}, val_latencies, options, true);
+}
+
+template <class Scalar>
+FitReport LatencyPredictor<Scalar>::fit_with_hardware(std::span<const Architecture> archs,
+                                                      std::span<const double> hardware,
+                                                      std::span<const double> latencies,
+                                                      std::span<const Architecture> val_archs,
+                                                      std::span<const double> val_hardware,
+                                                      std::span<const double> val_latencies,
+                                                      const TrainOptions& options) {
+  return run(archs, hardware, latencies, val_archs, val_hardware, val_latencies, options, true);
 }
 
 template <class Scalar>
@@ -484,15 +511,26 @@ template <class Scalar>
 FitReport LatencyPredictor<Scalar>::fine_tune(std::span<const Architecture> archs, std::span<const double> latencies,
                                               std::span<const Architecture> val_archs,
                                               std::span<const double> val_latencies, const TrainOptions& options) {
-  return run(archs, latencies, val_archs, val_latencies, options, false);
+  return run(archs, {}, latencies, val_archs, {}, val_latencies, options, false);
 }
 
 template <class Scalar>
-FitReport LatencyPredictor<Scalar>::run(std::span<const Architecture> archs, std::span<const double> latencies,
-                                        std::span<const Architecture> val_archs,
+FitReport LatencyPredictor<Scalar>::run(std::span<const Architecture> archs, std::span<const double> hardware,
+                                        std::span<const double> latencies, std::span<const Architecture> val_archs,
+                                        std::span<const double> val_hardware,
                                         std::span<const double> val_latencies, const TrainOptions& options,
                                         bool from_scratch) {
   detail::check_latencies(latencies, archs.size(), "training");
+  const std::size_t hw = encoder_.options().hardware_features;
+  auto check_hardware = [hw](std::span<const double> values, std::size_t rows, const char* what) {
+    if (values.size() != rows * hw) {
+      throw ShapeMismatch(std::string("predictor: ") + std::to_string(values.size()) + " " + what +
+                          " hardware values for " + std::to_string(rows) + " rows of " + std::to_string(hw) +
+                          " hardware features" + (hw > 0 && values.empty() ? " (fit_with_hardware takes them)" : ""));
+    }
+  };
+  check_hardware(hardware, archs.size(), "training");
+  check_hardware(val_hardware, val_archs.size(), "validation");
   if (archs.empty()) {
     throw InvalidArgument(from_scratch ? "predictor: no training architectures" : "predictor: no fine-tuning architectures");
   }
@@ -508,16 +546,18 @@ FitReport LatencyPredictor<Scalar>::run(std::span<const Architecture> archs, std
     std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_holdout));
     std::sort(order.begin() + static_cast<std::ptrdiff_t>(n_holdout), order.end());
     std::vector<Architecture> ta, va;
-    std::vector<double> ty, vy;
+    std::vector<double> ty, vy, th, vh;
     for (std::size_t k = 0; k < n; ++k) {
       (k < n_holdout ? va : ta).push_back(archs[order[k]]);
       (k < n_holdout ? vy : ty).push_back(latencies[order[k]]);
+      const auto row = hardware.subspan(order[k] * hw, hw);
+      (k < n_holdout ? vh : th).insert((k < n_holdout ? vh : th).end(), row.begin(), row.end());
     }
     TrainOptions o = options;
     o.holdout = 0;
-    return run(ta, ty, va, vy, o, from_scratch);
+    return run(ta, th, ty, va, vh, vy, o, from_scratch);
   }
-  const auto x = features(archs);
+  const auto x = features(archs, hardware);
   const auto z = linear_features(x, archs);
   Vector prior;
   if (from_scratch) {
@@ -526,18 +566,20 @@ FitReport LatencyPredictor<Scalar>::run(std::span<const Architecture> archs, std
   } else {
     prior = linear_;
   }
-  prepare(z, latencies, val_archs, val_latencies, options, prior);
-  return train(x, z, latencies, val_archs, val_latencies, options);
+  prepare(z, latencies, val_archs, val_hardware, val_latencies, options, prior);
+  return train(x, z, latencies, val_archs, val_hardware, val_latencies, options);
 }
 
 template <class Scalar>
-SparseRows<Scalar> LatencyPredictor<Scalar>::features(std::span<const Architecture> archs) const {
+SparseRows<Scalar> LatencyPredictor<Scalar>::features(std::span<const Architecture> archs,
+                                                      std::span<const double> hardware) const {
   // The one-hot features, kept sparse: the first layer then adds a few weight
   // rows per architecture instead of multiplying a dense matrix.
   SparseRows<Scalar> x;
   x.width = encoder_.dim();
-  for (const auto& arch : archs) {
-    encoder_.for_each_feature(arch, {}, [&x](std::size_t i, double v) {
+  const std::size_t hw = encoder_.options().hardware_features;
+  for (std::size_t r = 0; r < archs.size(); ++r) {
+    encoder_.for_each_feature(archs[r], hardware.subspan(r * hw, hw), [&x](std::size_t i, double v) {
       if (v != 0.0) x.push(i, static_cast<Scalar>(v));
     });
     x.end_row();
@@ -574,6 +616,7 @@ double LatencyPredictor<Scalar>::linear_output(const SparseRows<Scalar>& z, std:
 template <class Scalar>
 void LatencyPredictor<Scalar>::prepare(const SparseRows<Scalar>& z, std::span<const double> latencies,
                                        std::span<const Architecture> val_archs,
+                                       std::span<const double> val_hardware,
                                        std::span<const double> val_latencies, const TrainOptions& options,
                                        const Vector& prior) {
   const LinearSettings given{options.linear_ridge, options.linear_pixel_terms};
@@ -586,12 +629,14 @@ void LatencyPredictor<Scalar>::prepare(const SparseRows<Scalar>& z, std::span<co
     // weights of the Huber fit of the given settings (one robust fit per
     // transform instead of one per candidate). The MLP then corrects the
     // chosen fit.
-    const auto zv = linear_features(features(val_archs), val_archs);
+    const auto zv = linear_features(features(val_archs, val_hardware), val_archs);
     std::vector<double> ridges = options.linear_ridge_choices;
     if (ridges.empty()) ridges = {options.linear_ridge};
     double best = std::numeric_limits<double>::infinity();
     TargetTransform choice = options_.target;
-    for (const auto t : {TargetTransform::standardize, TargetTransform::log_standardize}) {
+    std::vector<TargetTransform> transforms{options_.target};
+    if (options.choose_target) transforms = {TargetTransform::standardize, TargetTransform::log_standardize};
+    for (const auto t : transforms) {
       options_.target = t;
       fit_scaling(latencies);
       const std::vector<double> weight = fit_linear(z, latencies, given, options.linear_huber, prior);
@@ -771,6 +816,7 @@ template <class Scalar>
 FitReport LatencyPredictor<Scalar>::train(const SparseRows<Scalar>& x, const SparseRows<Scalar>& z,
                                           std::span<const double> latencies,
                                           std::span<const Architecture> val_archs,
+                                          std::span<const double> val_hardware,
                                           std::span<const double> val_latencies, const TrainOptions& options) {
   using Matrix = typename Net::Matrix;
   if (options.frozen_layers >= net_.num_layers()) {
@@ -808,7 +854,7 @@ FitReport LatencyPredictor<Scalar>::train(const SparseRows<Scalar>& x, const Spa
   report.train_rows = latencies.size();
   report.validation_rows = val_latencies.size();
   if (linear_.size() != 0 && !val_archs.empty()) {
-    const auto zv = linear_features(features(val_archs), val_archs);
+    const auto zv = linear_features(features(val_archs, val_hardware), val_archs);
     std::vector<double> pred(val_latencies.size());
     for (std::size_t i = 0; i < pred.size(); ++i) pred[i] = unscale(linear_output(zv, i));
     report.linear_validation_rmse = rmse(pred, val_latencies);
@@ -858,7 +904,7 @@ FitReport LatencyPredictor<Scalar>::train(const SparseRows<Scalar>& x, const Spa
     report.train_loss.push_back(info.train_loss);
     report.epochs = epoch + 1;
     if (!val_archs.empty()) {
-      const auto pred = predict(val_archs);
+      const auto pred = predict(val_archs, val_hardware);
       info.validation_rmse = rmse(pred, val_latencies);
       report.validation_rmse.push_back(info.validation_rmse);
       if (!(info.validation_rmse >= report.best_validation_rmse)) {  // also true for the first (NaN) best

@@ -1,0 +1,159 @@
+// A device descriptor is not GPU-specific (issue 6 §4, docs/generalisation.md):
+// two configurations of this machine's CPU, batch 1 and batch 4 through the
+// built-in executor, are two devices. A latency model trained on batch 1
+// predicts batch 4 from nothing but batch 4's fingerprint (its latencies of
+// 10 reference networks). Prints one JSON object.
+//
+//   cpu_devices [--train 80] [--test 40] [--batch 4] [--repeats 5] [--seed 0] [-o DIR]
+//
+// Everything is measured here (about 40 s on one core of a 2-core VM): the
+// reference networks on both configurations, the training networks on batch
+// 1, the test networks on both. -o DIR also writes the model file (both
+// records in it) and the new device's record as JSON.
+#include <hwnas/device_io.hpp>
+#include <hwnas/hwnas.hpp>
+#include <hwnas/measure/adapter.hpp>
+#include <hwnas/measure/builders.hpp>
+#include <hwnas/measure/cpu_executor.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using hwnas::Architecture;
+using nlohmann::json;
+
+struct Options {
+  std::size_t train = 80, test = 40, repeats = 5;
+  int batch = 4;
+  std::uint64_t seed = 0;
+  std::string output;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw hwnas::InvalidArgument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--train") {
+      o.train = std::stoul(value());
+    } else if (a == "--test") {
+      o.test = std::stoul(value());
+    } else if (a == "--batch") {
+      o.batch = std::stoi(value());
+    } else if (a == "--repeats") {
+      o.repeats = std::stoul(value());
+    } else if (a == "--seed") {
+      o.seed = std::stoull(value());
+    } else if (a == "-o") {
+      o.output = value();
+    } else if (a == "-h" || a == "--help") {
+      std::cout << "usage: cpu_devices [--train 80] [--test 40] [--batch 4] [--repeats 5] [--seed 0] [-o DIR]\n";
+      std::exit(0);
+    } else {
+      throw hwnas::InvalidArgument("unknown option " + a);
+    }
+  }
+  if (o.train < 10 || o.test < 5 || o.batch < 2 || o.repeats < 1) {
+    throw hwnas::InvalidArgument("need --train >= 10, --test >= 5, --batch >= 2, --repeats >= 1");
+  }
+  return o;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+json metrics_json(const hwnas::RegressionMetrics& m) {
+  return {{"rmse_pct", m.rmse_pct}, {"mape", m.mape}, {"kendall", m.kendall}, {"spearman", m.spearman}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options opt = parse(argc, argv);
+  const auto start = std::chrono::steady_clock::now();
+  const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3().with_resolutions(hwnas::ofa_search_resolutions());
+  // Distinct networks: the first 10 are the reference, then train, then test.
+  const auto archs = hwnas::measure::dataset_architectures(space, 10 + opt.train + opt.test, opt.seed);
+  const std::vector<Architecture> reference(archs.begin(), archs.begin() + 10);
+  const std::vector<Architecture> train(archs.begin() + 10, archs.begin() + 10 + static_cast<std::ptrdiff_t>(opt.train));
+  const std::vector<Architecture> test(archs.end() - static_cast<std::ptrdiff_t>(opt.test), archs.end());
+
+  hwnas::measure::CpuExecutor cpu(opt.seed);
+  const hwnas::measure::TimingOptions timing{.warmup = 2, .repeats = opt.repeats};
+  auto measure = [&](const std::vector<Architecture>& nets, int batch) {
+    std::vector<double> ms;
+    for (const auto& a : nets) ms.push_back(hwnas::measure::measure_network(cpu, space, a, batch, timing).median);
+    return ms;
+  };
+  const std::string big = "cpu_b" + std::to_string(opt.batch);
+  hwnas::DeviceDescriptor b1{"cpu_b1", "cpu", 1, {}, measure(reference, 1)};
+  hwnas::DeviceDescriptor bn{big, "cpu", static_cast<std::size_t>(opt.batch), {}, measure(reference, opt.batch)};
+  const auto y_train = measure(train, 1);
+  const auto y_test_b1 = measure(test, 1), y_test_bn = measure(test, opt.batch);
+  const double measure_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  // The batch-1 model, in log space (what a fingerprint model's bases are);
+  // few samples: the finetune recipe, its hold-out out of them.
+  auto recipe = hwnas::finetune_recipe();
+  recipe.training.seed = opt.seed;
+  recipe.training.choose_target = false;
+  hwnas::LatencyPredictor<float> base(space, recipe.predictor);
+  base.fit(train, y_train, {}, {}, recipe.training);
+  const hwnas::DevicePredictor<float> model(hwnas::DescriptorMode::fingerprint, reference, {b1}, {}, {base});
+
+  // The new device, from its fingerprint alone.
+  const auto mapping = model.map(bn);
+  const auto predicted = model.predict(bn, test);
+  // What a user without descriptors would do: the batch-1 model as it is,
+  // or scaled by the fingerprints' mean ratio (the slope held at 1).
+  const auto as_is = model.predict(b1, test);
+  double log_ratio = 0;
+  for (std::size_t k = 0; k < reference.size(); ++k) log_ratio += std::log(bn.fingerprint[k] / b1.fingerprint[k]);
+  log_ratio /= static_cast<double>(reference.size());
+  std::vector<double> scaled = as_is;
+  for (double& v : scaled) v *= std::exp(log_ratio);
+
+  json out{{"space", space.name()},
+           {"devices", {b1.name, bn.name}},
+           {"networks", {{"reference", reference.size()}, {"train", train.size()}, {"test", test.size()}}},
+           {"timing", {{"warmup", timing.warmup}, {"repeats", timing.repeats}}},
+           {"measure_s", measure_s},
+           {"cpu_b1_model_on_cpu_b1", metrics_json(hwnas::evaluate(as_is, y_test_b1))},
+           {"mapping", {{"base", model.devices()[mapping.base].name},
+                        {"intercept", mapping.intercept},
+                        {"slope", mapping.slope},
+                        {"loo_rmse_log", mapping.loo_rmse}}},
+           {"on_" + big,
+            {{"fingerprint", metrics_json(hwnas::evaluate(predicted, y_test_bn))},
+             {"scaled_by_mean_ratio", metrics_json(hwnas::evaluate(scaled, y_test_bn))},
+             {"cpu_b1_model_as_is", metrics_json(hwnas::evaluate(as_is, y_test_bn))}}},
+           {"median_ms", {{"cpu_b1", median(y_test_b1)}, {big, median(y_test_bn)}}}};
+  if (!opt.output.empty()) {
+    std::filesystem::create_directories(opt.output);
+    const auto dir = std::filesystem::path(opt.output);
+    hwnas::save_device_predictor(model, dir / "cpu.hwnas");
+    hwnas::write_device_file(dir / (big + ".json"), std::vector<hwnas::DeviceDescriptor>{bn});
+    out["files"] = {(dir / "cpu.hwnas").string(), (dir / (big + ".json")).string()};
+  }
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << out.dump(2) << '\n';
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "cpu_devices: " << e.what() << '\n';
+  return 1;
+}

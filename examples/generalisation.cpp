@@ -1,0 +1,318 @@
+// Hardware generalisation (issue 6, docs/generalisation.md): leave one GPU
+// out of HELP's OFA latencies, train on the other GPUs' columns (every batch
+// size), predict each batch size of the held-out GPU from its fingerprint and
+// N measured samples. Prints one JSON object.
+//
+//   generalisation [CSV] [--full] [--gpus v100,..] [--samples 0,5,..] [--seeds 1,2,3]
+//                  [--devices FILE] [--reference FILE] [--fine-tune-from 100]
+//
+// Rows: the benchmark split; the 10 reference architectures (HELP's
+// fingerprint) leave the test rows. For a column, seed and N, the samples
+// are the first N of random_subset(train rows without the reference, largest
+// N, seed) (nested). Per held-out column:
+//   full         default_recipe() on the column's 3500 training rows (and its
+//                validation rows): what generalisation is measured against;
+//   fingerprint  the DevicePredictor of the other GPUs' columns, the device
+//                mapped by a line in log space on its fingerprint plus the N
+//                samples (DevicePredictor::map);
+//   finetune     fine_tune_from over the same bases, on the N samples plus
+//                the fingerprint (N >= 5);
+//   adapt        adapt_to_device: fingerprint below --fine-tune-from samples;
+//                from there, fingerprint or finetune, whichever does better
+//                on a seeded 20 % hold-out of the samples;
+//   spec, spec_batch, both (--full, N = 0)
+//                one MLP on the encoding plus device features, trained on the
+//                other GPUs' columns: the method's 131-d model (cores, memory,
+//                bandwidth), the same plus the batch size, and spec plus
+//                fingerprint.
+//
+// --full: 3 GPUs, N = 0, 5, 10, 20, 50, 100, 700, seeds 1..3, the baselines
+// (about 25 minutes on one core; tools/results.sh runs it). Without it: v100
+// held out, N = 0 and 20, seed 1, no baselines (about 2 minutes). Without the
+// CSV it prints a skip message and exits 0.
+#include <hwnas/device_io.hpp>
+#include <hwnas/hwnas.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using hwnas::Architecture;
+using hwnas::DeviceDescriptor;
+using Predictor = hwnas::LatencyPredictor<float>;
+using nlohmann::json;
+
+const std::filesystem::path kSource(HWNAS_SOURCE_DIR);
+
+struct Options {
+  std::filesystem::path csv = kSource / "../shared/data/help-ofa/ofa_gpu_latency.csv";
+  std::filesystem::path reference = kSource / "../shared/data/help-ofa/reference_arch_ids.txt";
+  std::filesystem::path devices = kSource / "examples/devices/help-gpus.json";
+  std::vector<std::string> gpus{"2080ti", "titan_xp", "v100"};
+  std::vector<std::size_t> samples{0, 5, 10, 20, 50, 100, 700};
+  std::vector<std::uint64_t> seeds{1, 2, 3};
+  std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
+  bool baselines = true;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  if (std::find_if(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "--full"; }) == argv + argc) {
+    o.gpus = {"v100"};
+    o.samples = {0, 20};
+    o.seeds = {1};
+    o.baselines = false;
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw hwnas::InvalidArgument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--full") {
+      continue;
+    } else if (a == "--gpus") {
+      o.gpus = split_list(value());
+    } else if (a == "--samples") {
+      o.samples.clear();
+      for (const auto& s : split_list(value())) o.samples.push_back(std::stoul(s));
+      std::sort(o.samples.begin(), o.samples.end());
+    } else if (a == "--seeds") {
+      o.seeds.clear();
+      for (const auto& s : split_list(value())) o.seeds.push_back(std::stoull(s));
+    } else if (a == "--devices") {
+      o.devices = value();
+    } else if (a == "--reference") {
+      o.reference = value();
+    } else if (a == "--fine-tune-from") {
+      o.fine_tune_from = std::stoul(value());
+    } else if (a == "-h" || a == "--help") {
+      std::cout << "usage: generalisation [CSV] [--full] [--gpus v100,..] [--samples 0,5,..] [--seeds 1,2,3]\n"
+                   "                      [--devices FILE] [--reference FILE] [--fine-tune-from 100]\n";
+      std::exit(0);
+    } else if (!a.empty() && a[0] != '-') {
+      o.csv = a;
+    } else {
+      throw hwnas::InvalidArgument("unknown option " + a);
+    }
+  }
+  if (o.samples.empty() || o.seeds.empty() || o.gpus.empty()) {
+    throw hwnas::InvalidArgument("--gpus, --samples and --seeds must not be empty");
+  }
+  return o;
+}
+
+std::vector<std::int64_t> read_ids(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw hwnas::IoError(path.string() + ": cannot open");
+  std::vector<std::int64_t> ids;
+  for (std::int64_t id; in >> id;) ids.push_back(id);
+  if (ids.empty()) throw hwnas::FormatError(path.string(), 0, 0, "no ids");
+  return ids;
+}
+
+// The GPU of a column "<gpu>_<batch>".
+std::string gpu_of(const std::string& column) { return column.substr(0, column.rfind('_')); }
+
+// Mean over seeds of the four metrics.
+struct Mean {
+  double rmse_pct = 0, mape = 0, kendall = 0, spearman = 0;
+  std::size_t n = 0;
+  void add(const hwnas::RegressionMetrics& m) {
+    rmse_pct += m.rmse_pct, mape += m.mape, kendall += m.kendall, spearman += m.spearman;
+    ++n;
+  }
+  json to_json() const {
+    const double k = static_cast<double>(n);
+    return {{"rmse_pct", rmse_pct / k}, {"mape", mape / k}, {"kendall", kendall / k}, {"spearman", spearman / k}};
+  }
+};
+
+json metrics_json(const hwnas::RegressionMetrics& m) {
+  Mean mean;
+  mean.add(m);
+  return mean.to_json();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options opt = parse(argc, argv);
+  if (!std::filesystem::exists(opt.csv)) {
+    std::cout << "skipped: data not found: " << opt.csv.string()
+              << " (pass the dataset CSV as the first argument)\n";
+    return 0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto progress = [&](const std::string& what) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cerr << "[" << static_cast<long>(s) << " s] " << what << '\n';
+  };
+
+  const auto data = hwnas::Dataset::read_csv(opt.csv);
+  const auto split = hwnas::benchmark_split(data);
+  const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3(1.2);  // HELP's networks come from the w1.2 supernet
+  const auto reference_ids = read_ids(opt.reference);
+  std::set<std::size_t> reference_rows;
+  for (const auto id : reference_ids) reference_rows.insert(data.row_of_id(id));
+  std::vector<std::size_t> test_rows, pool;
+  for (auto r : split.test) {
+    if (!reference_rows.contains(r)) test_rows.push_back(r);
+  }
+  for (auto r : split.train) {
+    if (!reference_rows.contains(r)) pool.push_back(r);
+  }
+  const auto test = data.subset(test_rows);
+  const auto train = data.subset(split.train), val = data.subset(split.validation);
+
+  std::map<std::string, DeviceDescriptor> devices;
+  for (auto& d : hwnas::read_device_file(opt.devices)) {
+    d.fingerprint = hwnas::fingerprint_from(data, d.name, reference_ids);
+    devices.emplace(d.name, d);
+  }
+  for (const auto& c : data.columns()) {
+    if (!devices.contains(c)) throw hwnas::InvalidArgument(opt.devices.string() + ": no device '" + c + "'");
+  }
+  std::vector<std::string> held_out_columns;
+  for (const auto& c : data.columns()) {
+    if (std::find(opt.gpus.begin(), opt.gpus.end(), gpu_of(c)) != opt.gpus.end()) held_out_columns.push_back(c);
+  }
+  if (held_out_columns.empty()) throw hwnas::InvalidArgument("--gpus names no GPU of the data");
+
+  // Every column's base (log space) and full model, trained once: a base
+  // serves every fold that does not hold its GPU out.
+  std::map<std::string, Predictor> bases, full;
+  for (const auto& c : data.columns()) {
+    const bool needed_as_base = std::any_of(held_out_columns.begin(), held_out_columns.end(),
+                                            [&](const std::string& h) { return gpu_of(h) != gpu_of(c); });
+    if (needed_as_base) {
+      auto one = hwnas::train_device_predictor<float>(data, split, space, {devices.at(c)}, reference_ids);
+      bases.emplace(c, one.models().front());
+      progress("base " + c);
+    }
+    if (std::find(held_out_columns.begin(), held_out_columns.end(), c) != held_out_columns.end()) {
+      Predictor p(space, hwnas::default_recipe().predictor);
+      p.fit(train.archs(), train.column(c), val.archs(), val.column(c), hwnas::default_recipe().training);
+      full.emplace(c, std::move(p));
+      progress("full " + c);
+    }
+  }
+
+  json out;
+  out["data"] = opt.csv.string();
+  out["devices"] = opt.devices.string();
+  out["reference_ids"] = reference_ids;
+  out["test_rows"] = test_rows.size();
+  out["samples"] = opt.samples;
+  out["seeds"] = opt.seeds;
+  out["fine_tune_from"] = opt.fine_tune_from;
+  for (const auto& gpu : opt.gpus) {
+    std::vector<DeviceDescriptor> train_devices;
+    std::vector<Predictor> fold_bases;
+    for (const auto& c : data.columns()) {
+      if (gpu_of(c) == gpu) continue;
+      train_devices.push_back(devices.at(c));
+      fold_bases.push_back(bases.at(c));
+    }
+    std::vector<Architecture> reference;
+    for (const auto id : reference_ids) reference.push_back(data.archs()[data.row_of_id(id)]);
+    const hwnas::DevicePredictor<float> model(hwnas::DescriptorMode::fingerprint, reference, train_devices, {},
+                                              fold_bases);
+    // The conditioned baselines, trained on the same columns.
+    std::map<std::string, hwnas::DevicePredictor<float>> baselines;
+    if (opt.baselines) {
+      const std::vector<std::string> spec3{"cores", "memory_gb", "bandwidth_gbs"};
+      std::vector<std::string> spec4 = spec3;
+      spec4.push_back("batch");
+      const std::vector<std::pair<std::string, std::pair<hwnas::DescriptorMode, std::vector<std::string>>>> kinds{
+          {"spec", {hwnas::DescriptorMode::spec, spec3}},
+          {"spec_batch", {hwnas::DescriptorMode::spec, spec4}},
+          {"both", {hwnas::DescriptorMode::both, spec4}}};
+      for (const auto& [name, kind] : kinds) {
+        baselines.emplace(name, hwnas::train_device_predictor<float>(data, split, space, train_devices,
+                                                                     reference_ids, kind.first, kind.second));
+        progress(gpu + " held out: baseline " + name);
+      }
+    }
+    for (const auto& target : data.columns()) {
+      if (gpu_of(target) != gpu) continue;
+      const auto& device = devices.at(target);
+      const auto y_test = test.column(target);
+      json col;
+      col["full"] = metrics_json(full.at(target).evaluate(test.archs(), y_test));
+      for (const auto& [name, b] : baselines) {
+        col["n0_" + name] = metrics_json(hwnas::evaluate(b.predict(device, test.archs()), y_test));
+      }
+      std::map<std::size_t, std::map<std::string, Mean>> curve;
+      std::map<std::size_t, json> chosen_base;
+      std::map<std::size_t, std::size_t> fine_tuned;  // seeds where adapt_to_device fine-tuned
+      for (const auto seed : opt.seeds) {
+        const auto subset = hwnas::random_subset(pool, opt.samples.back(), seed);
+        for (const auto n : opt.samples) {
+          const std::vector<std::size_t> idx(subset.begin(), subset.begin() + static_cast<std::ptrdiff_t>(n));
+          const auto samples = data.subset(idx);
+          const auto ya = samples.column(target);
+          const auto mapping = model.map(device, samples.archs(), ya);
+          chosen_base[n].push_back(train_devices[mapping.base].name);
+          curve[n]["fingerprint"].add(model.mapped(mapping).evaluate(test.archs(), y_test));
+          if (n >= 5) {
+            std::vector<Architecture> xa = samples.archs();
+            std::vector<double> yf = ya;
+            xa.insert(xa.end(), reference.begin(), reference.end());
+            yf.insert(yf.end(), device.fingerprint.begin(), device.fingerprint.end());
+            hwnas::TransferOptions transfer;
+            transfer.training.seed = seed;
+            const auto tuned = hwnas::fine_tune_from<float>(model.models(), xa, yf, transfer);
+            curve[n]["finetune"].add(tuned.evaluate(test.archs(), y_test));
+          }
+          hwnas::AdaptOptions adapt;
+          adapt.fine_tune_samples = opt.fine_tune_from;
+          adapt.transfer.training.seed = seed;
+          hwnas::AdaptReport report;
+          const auto adapted = hwnas::adapt_to_device(model, device, samples.archs(), ya, adapt, &report);
+          curve[n]["adapt"].add(adapted.evaluate(test.archs(), y_test));
+          fine_tuned[n] += report.fine_tuned ? 1 : 0;
+        }
+        progress(target + " seed " + std::to_string(seed));
+      }
+      json points = json::array();
+      for (const auto& [n, by_strategy] : curve) {
+        json point{{"n", n}, {"bases_per_seed", chosen_base[n]}, {"adapt_fine_tuned_seeds", fine_tuned[n]}};
+        for (const auto& [name, mean] : by_strategy) {
+          point[name] = mean.to_json();
+          point[name]["over_full"] = mean.rmse_pct / static_cast<double>(mean.n) / col["full"]["rmse_pct"].get<double>();
+        }
+        points.push_back(point);
+      }
+      col["curve"] = points;
+      out["columns"][target] = col;
+    }
+  }
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << out.dump(2) << '\n';
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "generalisation: " << e.what() << '\n';
+  return 1;
+}
