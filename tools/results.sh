@@ -729,6 +729,13 @@ if os.path.exists(ft_path):
     checks.append((f"fine-tuning with N = {ns[-1]} within 1.15× of the full-data model, every column", ok_ratio,
                    "all" if ok_ratio else "fails: " + ", ".join(worst)))
 
+def svg_start(W, H, title):
+    """An SVG's opening lines: white page, title on top."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+            'font-family="sans-serif" font-size="11">',
+            f'<rect width="{W}" height="{H}" fill="white"/>',
+            f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{title}</text>']
+
 # ---- hardware generalisation (issue 6)
 gen_path = f"{work}/generalisation.json"
 if os.path.exists(gen_path):
@@ -751,28 +758,31 @@ if os.path.exists(gen_path):
     w("- **fingerprint**: the base whose line in log space fits the fingerprint plus the N samples best "
       "(leave-one-out), mapped by that line (`DevicePredictor::map`);")
     w("- **finetune**: `fine_tune_from` over the same bases, on the N samples plus the fingerprint;")
-    w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): fingerprint below N = {gj['fine_tune_from']}, "
-      "finetune from there;")
+    w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): fingerprint below N = {gj['fine_tune_from']}; "
+      "from there fingerprint or finetune, whichever does better on a seeded 20 % hold-out of the N samples "
+      "(the last column counts the cases where it fine-tuned);")
     w("- **spec**, **spec + batch**, **spec + batch + fingerprint** (N = 0): one MLP on the encoding plus the "
       "device features, trained on the same six columns; **spec** is the method's 131-d model (CUDA cores, "
       "memory, bandwidth);")
     w("- **full**: `default_recipe()` on the held-out column's 3500 train rows (and its validation rows).\n")
-    w("| N | fingerprint: RMSE % / MAPE / Kendall / Spearman | finetune: RMSE % / Spearman | adapt: RMSE % | adapt / full (mean of ratios) |")
-    w("|---:|---|---|---:|---:|")
+    w("| N | fingerprint: RMSE % / MAPE / Kendall / Spearman | finetune: RMSE % / Spearman | adapt: RMSE % | adapt / full (mean of ratios) | adapt fine-tuned |")
+    w("|---:|---|---|---:|---:|---:|")
     for n in ns:
         fp = [gmean("fingerprint", n, k) for k in ("rmse_pct", "mape", "kendall", "spearman")]
         ft = [gmean("finetune", n, k) for k in ("rmse_pct", "spearman")]
         ad = gmean("adapt", n, "rmse_pct")
         ratio = sum(G[c][n]["adapt"]["over_full"] for c in gcols) / len(gcols)
         ftc = "–" if ft[0] is None else f"{ft[0]:.2f} / {ft[1]:.3f}"
-        w(f"| {n} | {fp[0]:.2f} / {fp[1]:.2f} / {fp[2]:.3f} / {fp[3]:.3f} | {ftc} | {ad:.2f} | {ratio:.2f} |")
+        tuned = sum(G[c][n].get("adapt_fine_tuned_seeds", 0) for c in gcols)
+        w(f"| {n} | {fp[0]:.2f} / {fp[1]:.2f} / {fp[2]:.3f} / {fp[3]:.3f} | {ftc} | {ad:.2f} | {ratio:.2f} | "
+          f"{tuned} of {len(gcols) * len(gj['seeds'])} |")
     base_names = [("n0_spec", "spec (the method, 131-d)"), ("n0_spec_batch", "spec + batch"),
                   ("n0_both", "spec + batch + fingerprint")]
     for key, label in base_names:
         if all(key in gj["columns"][c] for c in gcols):
             m = {k: sum(gj["columns"][c][key][k] for c in gcols) / len(gcols) for k in ("rmse_pct", "mape", "kendall", "spearman")}
-            w(f"| {label}, N = 0 | {m['rmse_pct']:.2f} / {m['mape']:.2f} / {m['kendall']:.3f} / {m['spearman']:.3f} | | | |")
-    w(f"| full (3500 rows) | {fmean['rmse_pct']:.2f} / {fmean['mape']:.2f} / {fmean['kendall']:.3f} / {fmean['spearman']:.3f} | | | |")
+            w(f"| {label}, N = 0 | {m['rmse_pct']:.2f} / {m['mape']:.2f} / {m['kendall']:.3f} / {m['spearman']:.3f} | | | | |")
+    w(f"| full (3500 rows) | {fmean['rmse_pct']:.2f} / {fmean['mape']:.2f} / {fmean['kendall']:.3f} / {fmean['spearman']:.3f} | | | | |")
     w("")
     n20 = 20 if 20 in ns else None
     w("Per held-out column (RMSE %; Spearman in brackets):\n")
@@ -809,7 +819,7 @@ if os.path.exists(gen_path):
                        not bad20, ("all" if not bad20 else "fails: " + ", ".join(bad20)) +
                        f"; mean ratio {mean20:.2f}"))
     # the plot: mean RMSE % against N, equally spaced
-    W, H, L, R, T, B = 560, 340, 60, 170, 40, 50
+    W, H, L, R, T, B = 640, 340, 60, 230, 40, 50
     series = [("fingerprint", "#1f5fbf"), ("finetune", "#d62728"), ("adapt", "#2ca02c")]
     vals = [gmean(sname, n, "rmse_pct") for sname, _ in series for n in ns]
     hi = max([v for v in vals if v is not None] + [fmean["rmse_pct"]]) * 1.25
@@ -835,20 +845,17 @@ if os.path.exists(gen_path):
         for x, y in pts:
             s.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>')
         legend.append((sname, color, False))
-    for k, (key, label) in enumerate(base_names):
+    notes = ["conditioned MLPs, N = 0:"]
+    for key, label in base_names:
         if all(key in gj["columns"][c] for c in gcols):
-            v = sum(gj["columns"][c][key]["rmse_pct"] for c in gcols) / len(gcols)
-            y = sy(v) + (6 if v > hi else 0)
-            s.append(f'<rect x="{sx(0) - 4 + 9 * (k + 1):.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#999"/>')
-            s.append(f'<text x="{sx(0) + 9 * (k + 1) + 6:.1f}" y="{y + 4:.1f}" font-size="9">'
-                     f'{label.split(" (")[0]} {v:.0f} %</text>')
+            notes.append(f"  {label.split(' (')[0]}: {sum(gj['columns'][c][key]['rmse_pct'] for c in gcols) / len(gcols):.1f} %")
     for k, (label, color, dashed) in enumerate(legend):
         y = T + 14 + 16 * k
         s.append(f'<line x1="{W - R + 10}" y1="{y}" x2="{W - R + 30}" y2="{y}" stroke="{color}" stroke-width="2"'
                  + (' stroke-dasharray="5 4"' if dashed else '') + '/>')
         s.append(f'<text x="{W - R + 36}" y="{y + 4}">{label}</text>')
-    s.append(f'<text x="{W - R + 10}" y="{T + 14 + 16 * len(legend) + 4}" font-size="9">grey squares: '
-             'conditioned MLPs, N = 0</text>')
+    for k, note in enumerate(notes):
+        s.append(f'<text x="{W - R + 10}" y="{T + 30 + 16 * (len(legend) + k)}" xml:space="preserve">{note}</text>')
     s.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">N measured samples of the new device '
              '(beyond its fingerprint)</text>')
     s.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - B) / 2})">'
@@ -1045,13 +1052,6 @@ for l in loads:
 w("")
 
 # ---- plots
-def svg_start(W, H, title):
-    """An SVG's opening lines: white page, title on top."""
-    return [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-            'font-family="sans-serif" font-size="11">',
-            f'<rect width="{W}" height="{H}" fill="white"/>',
-            f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{title}</text>']
-
 def svg_plot(col, path):
     yd, pd = preds["hwnas-default", col]
     yp, pp = preds["torch-paper", col]
