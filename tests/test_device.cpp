@@ -31,17 +31,9 @@ std::string error_of(F&& f) {
   return "(no error)";
 }
 
-// Two synthetic devices with different rankings: layer costs that add up,
-// and a cost that falls with kernel x expand (an odd device, but a different
-// ranking is the point).
+// Two synthetic devices with different rankings.
 constexpr auto additive = hwnas_test::additive_latency;
-double other(const MbConvSpace& space, const Architecture& a) {
-  double log_ms = 0.02 * (a.r - 128);
-  for (std::size_t i = 0; i < space.num_slots(); ++i) {
-    if (space.is_active(a, i)) log_ms -= 0.004 * a.ks[i] * a.e[i];
-  }
-  return std::exp(log_ms);
-}
+constexpr auto other = hwnas_test::multiplicative_latency;
 
 std::vector<Architecture> sample_archs(const MbConvSpace& space, std::size_t n, std::uint64_t seed) {
   std::vector<Architecture> out;

@@ -2,6 +2,7 @@
 // and a way to skip a case with a clear message when it is absent.
 #pragma once
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -34,6 +35,17 @@ inline double additive_latency(const hwnas::MbConvSpace& space, const hwnas::Arc
     if (space.is_active(a, i)) ms += 0.03 * a.ks[i] + 0.05 * a.e[i];
   }
   return ms;
+}
+
+/// A latency whose ranking differs from additive_latency's: log-linear, and
+/// falling with kernel x expand (an odd device; a different ranking is the
+/// point).
+inline double multiplicative_latency(const hwnas::MbConvSpace& space, const hwnas::Architecture& a) {
+  double log_ms = 0.02 * (a.r - 128);
+  for (std::size_t i = 0; i < space.num_slots(); ++i) {
+    if (space.is_active(a, i)) log_ms -= 0.004 * a.ks[i] * a.e[i];
+  }
+  return std::exp(log_ms);
 }
 
 /// The shared data folder: $HWNAS_DATA_DIR if set, else ../shared/data

@@ -18,13 +18,7 @@ namespace {
 
 // Two kinds of device: one where layer costs add up, one where they multiply.
 constexpr auto additive = hwnas_test::additive_latency;
-double multiplicative(const MbConvSpace& space, const Architecture& a) {
-  double log_ms = 0.02 * (a.r - 128);
-  for (std::size_t i = 0; i < space.num_slots(); ++i) {
-    if (space.is_active(a, i)) log_ms -= 0.004 * a.ks[i] * a.e[i];
-  }
-  return std::exp(log_ms);
-}
+constexpr auto multiplicative = hwnas_test::multiplicative_latency;
 
 struct Sample {
   std::vector<Architecture> archs;

@@ -76,14 +76,19 @@ struct DeviceFeatures {
 
 namespace detail {
 
+// InvalidArgument unless the device has one fingerprint latency per reference architecture.
+inline void check_fingerprint_size(const DeviceDescriptor& d, std::size_t n_reference) {
+  if (d.fingerprint.size() != n_reference) {
+    throw InvalidArgument("device '" + d.name + "': " + std::to_string(d.fingerprint.size()) +
+                          " fingerprint latencies for " + std::to_string(n_reference) + " reference architectures");
+  }
+}
+
 inline std::vector<double> raw_device_features(DescriptorMode mode, const DeviceDescriptor& d,
                                                std::span<const std::string> spec_names, std::size_t n_reference) {
   std::vector<double> f = spec_features(d, spec_names);
   if (mode == DescriptorMode::both) {
-    if (d.fingerprint.size() != n_reference) {
-      throw InvalidArgument("device '" + d.name + "': " + std::to_string(d.fingerprint.size()) +
-                            " fingerprint latencies for " + std::to_string(n_reference) + " reference architectures");
-    }
+    check_fingerprint_size(d, n_reference);
     const auto fp = fingerprint_features(d);
     f.insert(f.end(), fp.begin(), fp.end());
   }
@@ -170,11 +175,7 @@ class DevicePredictor {
     }
     for (const auto& a : reference_) space().validate(a);
     for (const auto& d : devices_) {
-      if (mode_ != DescriptorMode::spec && d.fingerprint.size() != reference_.size()) {
-        throw InvalidArgument("device predictor: device '" + d.name + "' has " +
-                              std::to_string(d.fingerprint.size()) + " fingerprint latencies for " +
-                              std::to_string(reference_.size()) + " reference architectures");
-      }
+      if (mode_ != DescriptorMode::spec) detail::check_fingerprint_size(d, reference_.size());
     }
     if (mode_ == DescriptorMode::fingerprint) {
       if (!features_.spec_names.empty() || !features_.mean.empty() || !features_.scale.empty()) {
@@ -234,11 +235,7 @@ class DevicePredictor {
     if (const auto i = find(target.name)) return {.base = *i, .samples = reference_.size()};
     check_device(target);
     detail::check_latencies(latencies, archs.size(), "calibration");
-    if (!target.fingerprint.empty() && target.fingerprint.size() != reference_.size()) {
-      throw InvalidArgument("device '" + target.name + "': " + std::to_string(target.fingerprint.size()) +
-                            " fingerprint latencies for " + std::to_string(reference_.size()) +
-                            " reference architectures");
-    }
+    if (!target.fingerprint.empty()) detail::check_fingerprint_size(target, reference_.size());
     std::vector<Architecture> cal(archs.begin(), archs.end());
     std::vector<double> y;
     if (!target.fingerprint.empty()) cal.insert(cal.end(), reference_.begin(), reference_.end());
@@ -399,9 +396,9 @@ struct AdaptOptions {
   /// hold-out of `holdout` x N samples scores the mapped base and the bases
   /// fine-tuned on the other samples (fine_tune_from, with the fingerprint),
   /// and the better one is rebuilt on every sample. With fewer samples, the
-  /// mapped base: measured, fine-tuning 10 to 30 points loses to a line
-  /// (docs/generalisation.md).
-  std::size_t fine_tune_samples = 50;
+  /// mapped base: measured, fine-tuning up to 50 samples loses to a line, and
+  /// a hold-out of 10 picks the loser too often (docs/generalisation.md).
+  std::size_t fine_tune_samples = 100;
   double holdout = 0.2;
   /// How the bases are fine-tuned; training.seed also draws the hold-out.
   TransferOptions transfer{};
