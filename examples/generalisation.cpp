@@ -39,7 +39,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -123,15 +122,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-std::vector<std::int64_t> read_ids(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw hwnas::IoError(path.string() + ": cannot open");
-  std::vector<std::int64_t> ids;
-  for (std::int64_t id; in >> id;) ids.push_back(id);
-  if (ids.empty()) throw hwnas::FormatError(path.string(), 0, 0, "no ids");
-  return ids;
-}
-
 // The GPU of a column "<gpu>_<batch>".
 std::string gpu_of(const std::string& column) { return column.substr(0, column.rfind('_')); }
 
@@ -173,7 +163,7 @@ int main(int argc, char** argv) try {
   const auto data = hwnas::Dataset::read_csv(opt.csv);
   const auto split = hwnas::benchmark_split(data);
   const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3(1.2);  // HELP's networks come from the w1.2 supernet
-  const auto reference_ids = read_ids(opt.reference);
+  const auto reference_ids = hwnas::read_reference_ids(opt.reference);
   std::set<std::size_t> reference_rows;
   for (const auto id : reference_ids) reference_rows.insert(data.row_of_id(id));
   std::vector<std::size_t> test_rows, pool;

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "hwnas/device_io.hpp"
 #include "hwnas/hwnas.hpp"
@@ -317,4 +318,19 @@ TEST_CASE("device predictor: HELP's V100 at batch 64 from two other GPUs' bases 
   CHECK(got.spearman > 0.98);
   // Reproducible for the seed.
   CHECK(device_predictor_to_bytes(train()) == device_predictor_to_bytes(model));
+}
+
+TEST_CASE("device files: reference ids, one per line; errors name the line and column") {
+  const auto dir = std::filesystem::temp_directory_path() / "hwnas_test_reference_ids";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  CHECK(read_reference_ids(write("ok.txt", "1316\n  1587\r\n\n4948")) == std::vector<std::int64_t>{1316, 1587, 4948});
+  CHECK(error_of([&] { (void)read_reference_ids(write("bad.txt", "1\n2\n  seven\n")); }) ==
+        (dir / "bad.txt").string() + ":3:3: expected a dataset id, found 'seven'");
+  CHECK(error_of([&] { (void)read_reference_ids(write("empty.txt", "\n \n")); }) ==
+        (dir / "empty.txt").string() + ": no ids");
+  std::filesystem::remove_all(dir);
 }

@@ -768,26 +768,6 @@ struct DeviceArgs {
   std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
 };
 
-std::vector<std::int64_t> read_reference_ids(const std::string& path) {
-  const std::string text = hwnas::detail::read_file(path);
-  std::vector<std::int64_t> ids;
-  std::istringstream in(text);
-  std::string token;
-  for (std::size_t line = 1; std::getline(in, token); ++line) {
-    const auto b = token.find_first_not_of(" \t\r"), e = token.find_last_not_of(" \t\r");
-    if (b == std::string::npos) continue;
-    const std::string t = token.substr(b, e - b + 1);
-    std::int64_t id = 0;
-    const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
-    if (ec != std::errc() || ptr != t.data() + t.size()) {
-      throw hwnas::FormatError(path, line, b + 1, "expected a dataset id, found '" + t + "'");
-    }
-    ids.push_back(id);
-  }
-  if (ids.empty()) throw hwnas::FormatError(path, 0, 0, "no ids");
-  return ids;
-}
-
 /// The records of a device file by name (empty without one).
 std::map<std::string, hwnas::DeviceDescriptor> device_records(const std::string& path) {
   std::map<std::string, hwnas::DeviceDescriptor> out;
@@ -816,7 +796,7 @@ int cmd_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
   if (mode != hwnas::DescriptorMode::fingerprint && da.device_file.empty()) {
     throw hwnas::InvalidArgument("--descriptor " + da.descriptor + " needs --device-file: the devices' spec features");
   }
-  const auto ids = da.reference.empty() ? std::vector<std::int64_t>{} : read_reference_ids(da.reference);
+  const auto ids = da.reference.empty() ? std::vector<std::int64_t>{} : hwnas::read_reference_ids(da.reference);
   const auto records = device_records(da.device_file);
   std::vector<hwnas::DeviceDescriptor> devices;
   for (const auto& name : da.devices) {

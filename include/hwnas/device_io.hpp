@@ -3,12 +3,16 @@
 //   {"name": "v100_64", "kind": "gpu", "batch": 64,
 //    "spec": {"cores": 5120, "memory_gb": 16, "bandwidth_gbs": 900},
 //    "fingerprint": [12.1, 9.8, ...]}
-// Only "name" is required. Needs nlohmann-json: link hwnas::io.
+// Only "name" is required. Also: files of reference ids. Needs nlohmann-json:
+// link hwnas::io.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <span>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -107,6 +111,34 @@ inline void write_device_file(const std::filesystem::path& path, std::span<const
   nlohmann::json list = nlohmann::json::array();
   for (const auto& d : devices) list.push_back(device_to_json(d));
   detail::write_file_atomic(path, nlohmann::json{{"devices", list}}.dump(2) + "\n");
+}
+
+/// A file of dataset ids, one per line (blank lines skipped): which rows are
+/// a fingerprint's reference architectures (HELP's reference_arch_ids.txt).
+/// FormatError naming the file, line and column of a token that is not an
+/// integer, or for a file without ids.
+inline std::vector<std::int64_t> read_reference_ids(const std::filesystem::path& path) {
+  const std::string text = detail::read_file(path);
+  std::vector<std::int64_t> ids;
+  std::size_t line = 1;
+  for (std::size_t begin = 0; begin < text.size(); ++line) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view row(text.data() + begin, end - begin);
+    const auto b = row.find_first_not_of(" \t\r"), e = row.find_last_not_of(" \t\r");
+    if (b != std::string_view::npos) {
+      const std::string_view t = row.substr(b, e - b + 1);
+      std::int64_t id = 0;
+      const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
+      if (ec != std::errc() || ptr != t.data() + t.size()) {
+        throw FormatError(path.string(), line, b + 1, "expected a dataset id, found '" + std::string(t) + "'");
+      }
+      ids.push_back(id);
+    }
+    begin = end + 1;
+  }
+  if (ids.empty()) throw FormatError(path.string(), 0, 0, "no ids");
+  return ids;
 }
 
 }  // namespace hwnas
