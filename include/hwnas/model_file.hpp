@@ -685,6 +685,14 @@ inline constexpr std::int64_t kMaxEnsembleMembers = 4096;
 
 inline std::string member_prefix(std::size_t i) { return "member" + std::to_string(i) + "."; }
 
+// `members`, then each member's fields under member<i>. (ensembles and
+// multi-device models).
+template <class Scalar>
+void write_members(ModelWriter& w, std::span<const LatencyPredictor<Scalar>> members) {
+  w.int64("members", static_cast<std::int64_t>(members.size()));
+  for (std::size_t i = 0; i < members.size(); ++i) write_predictor_fields(w, members[i], member_prefix(i));
+}
+
 // The file's kind: one of `accepted`, else FormatError naming what it is.
 inline std::string read_kind(ModelReader& r, std::initializer_list<std::string_view> accepted) {
   const std::string kind = r.string("kind");
@@ -729,10 +737,7 @@ std::string ensemble_to_bytes(const PredictorEnsemble<Scalar>& ensemble) {
   detail::ModelWriter w;
   w.string("writer", std::string("hwnas ") + version_string);
   w.string("kind", detail::kEnsembleKind);
-  w.int64("members", static_cast<std::int64_t>(ensemble.size()));
-  for (std::size_t i = 0; i < ensemble.size(); ++i) {
-    detail::write_predictor_fields(w, ensemble.members()[i], detail::member_prefix(i));
-  }
+  detail::write_members(w, ensemble.members());
   return std::move(w).finish();
 }
 
@@ -831,10 +836,7 @@ std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model) {
   w.string("features.spec_names", detail::join_names(model.features().spec_names));
   w.array("features.mean", std::span<const double>(model.features().mean));
   w.array("features.scale", std::span<const double>(model.features().scale));
-  w.int64("members", static_cast<std::int64_t>(model.models().size()));
-  for (std::size_t i = 0; i < model.models().size(); ++i) {
-    detail::write_predictor_fields(w, model.models()[i], detail::member_prefix(i));
-  }
+  detail::write_members(w, model.models());
   return std::move(w).finish();
 }
 
