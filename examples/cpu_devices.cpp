@@ -6,7 +6,7 @@
 //
 //   cpu_devices [--train 80] [--test 40] [--batch 4] [--repeats 5] [--seed 0] [-o DIR]
 //
-// Everything is measured here (about 40 s on one core of a 2-core VM): the
+// Everything is measured here (about 1 min on one core of a 2-core VM): the
 // reference networks on both configurations, the training networks on batch
 // 1, the test networks on both. -o DIR also writes the model file (both
 // records in it) and the new device's record as JSON.

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <thread>
 
 #include "hwnas/device_io.hpp"
 #include "hwnas/hwnas.hpp"
@@ -137,19 +138,22 @@ TEST_CASE("device files: round trip, the three layouts, errors name the field") 
 
 TEST_CASE("device predictor: the closed-form leave-one-out line equals brute force") {
   const std::vector<double> p{0.1, 0.5, 0.9, 1.4, 2.0, 2.2}, y{1.0, 1.7, 2.1, 3.3, 4.0, 4.9};
-  const auto f = detail::fit_line_loo(p, y);
+  const auto f = detail::fit_line(p, y);
   double sq = 0;
   for (std::size_t k = 0; k < p.size(); ++k) {
     std::vector<double> pk, yk;
     for (std::size_t i = 0; i < p.size(); ++i) {
       if (i != k) pk.push_back(p[i]), yk.push_back(y[i]);
     }
-    const auto g = detail::fit_line_loo(pk, yk);
+    const auto g = detail::fit_line(pk, yk);
     sq += std::pow(y[k] - g.a - g.c * p[k], 2);
   }
   CHECK(f.loo_rmse == doctest::Approx(std::sqrt(sq / static_cast<double>(p.size()))).epsilon(1e-12));
+  double in_sample = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) in_sample += std::pow(y[i] - f.a - f.c * p[i], 2);
+  CHECK(f.rmse == doctest::Approx(std::sqrt(in_sample / static_cast<double>(p.size()))).epsilon(1e-12));
   // Exact data: the line itself, no error.
-  const auto exact = detail::fit_line_loo(p, std::vector<double>{0.3, 1.1, 1.9, 2.9, 4.1, 4.5});
+  const auto exact = detail::fit_line(p, std::vector<double>{0.3, 1.1, 1.9, 2.9, 4.1, 4.5});
   CHECK(exact.c == doctest::Approx(2.0));
   CHECK(exact.a == doctest::Approx(0.1));
   CHECK(exact.loo_rmse == doctest::Approx(0.0).epsilon(1e-9));
@@ -178,6 +182,12 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
   MESSAGE("new device from its fingerprint: RMSE " << metrics.rmse_pct << " %, slope " << m.slope);
   CHECK(metrics.rmse_pct < 5.0);
   CHECK(mapped.predict(test) == direct);
+  // Const members are thread-safe: four threads predicting at once agree with one.
+  std::vector<std::vector<double>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& out : per_thread) threads.emplace_back([&] { out = model.predict(fresh, test); });
+  for (auto& t : threads) t.join();
+  for (const auto& out : per_thread) CHECK(out == direct);
   // Measured samples join the fingerprint.
   const auto more = sample_archs(space, 20, 21);
   CHECK(model.map(fresh, more, latencies(more, target)).samples == 30);

@@ -877,22 +877,19 @@ int cmd_adapt(const DataArgs& data_args, TrainArgs args, const std::string& base
   auto device = device_record(device_records(da.device_file), data_args.target);
   // The fingerprint: the device file's, else the target's latencies of the
   // reference architectures, found in the data.
+  const bool fingerprint_from_data = device.fingerprint.empty();
   std::set<std::size_t> reference_rows;
   for (std::size_t k = 0; k < model.reference().size(); ++k) {
-    const auto& a = model.reference()[k];
-    const auto it = std::find(table.data.archs().begin(), table.data.archs().end(), a);
-    if (it == table.data.archs().end()) {
-      if (!device.fingerprint.empty()) continue;
+    const auto& archs = table.data.archs();
+    const auto it = std::find(archs.begin(), archs.end(), model.reference()[k]);
+    if (it == archs.end()) {
+      if (!fingerprint_from_data) continue;
       throw hwnas::InvalidArgument(data_args.csv + ": no row holds reference architecture " + std::to_string(k) +
                                    " of " + base + "; give the device's fingerprint in --device-file");
     }
-    reference_rows.insert(static_cast<std::size_t>(it - table.data.archs().begin()));
-  }
-  if (device.fingerprint.empty()) {
-    for (const auto& a : model.reference()) {
-      const auto it = std::find(table.data.archs().begin(), table.data.archs().end(), a);
-      device.fingerprint.push_back(table.y[static_cast<std::size_t>(it - table.data.archs().begin())]);
-    }
+    const auto row = static_cast<std::size_t>(it - archs.begin());
+    reference_rows.insert(row);
+    if (fingerprint_from_data) device.fingerprint.push_back(table.y[row]);
   }
   std::vector<std::size_t> pool;
   for (auto r : table.split.train) {

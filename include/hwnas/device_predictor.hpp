@@ -95,34 +95,6 @@ inline std::vector<double> raw_device_features(DescriptorMode mode, const Device
   return f;
 }
 
-// Least-squares line y ~ a + c p and its leave-one-out RMSE (hat values of a
-// line: h_i = 1/n + (p_i - mean)^2 / Sxx).
-struct LineFit {
-  double a = 0, c = 0, loo_rmse = std::numeric_limits<double>::infinity();
-};
-
-inline LineFit fit_line_loo(std::span<const double> p, std::span<const double> y) {
-  const auto n = static_cast<double>(y.size());
-  double mp = 0, my = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) mp += p[i], my += y[i];
-  mp /= n;
-  my /= n;
-  double sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) sxx += (p[i] - mp) * (p[i] - mp), sxy += (p[i] - mp) * (y[i] - my);
-  LineFit f;
-  if (!(sxx > 0)) return f;
-  f.c = sxy / sxx;
-  f.a = my - f.c * mp;
-  double sq = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    const double h = 1 / n + (p[i] - mp) * (p[i] - mp) / sxx;
-    const double e = (y[i] - f.a - f.c * p[i]) / std::max(1 - h, 1e-9);
-    sq += e * e;
-  }
-  f.loo_rmse = std::sqrt(sq / n);
-  return f;
-}
-
 }  // namespace detail
 
 /// A latency model over devices. Const members are thread-safe.
@@ -224,7 +196,9 @@ class DevicePredictor {
     return f;
   }
 
-  /// Fingerprint mode: the base and line that reach `target`. A training
+  /// Fingerprint mode: the base and line that reach `target` (each call
+  /// predicts the calibration rows with every base: predicting many batches
+  /// for one device, map once and keep mapped(mapping)). A training
   /// device (by name) is its own base. Otherwise the calibration samples are
   /// the fingerprint plus (archs, latencies), at least 3; every base's line
   /// is fitted in log space and the one with the smallest leave-one-out
@@ -250,7 +224,7 @@ class DevicePredictor {
     for (std::size_t b = 0; b < models_.size(); ++b) {
       std::vector<double> p = models_[b].predict(std::span<const Architecture>(cal));
       for (double& v : p) v = std::log(v);
-      const auto f = detail::fit_line_loo(p, y);
+      const auto f = detail::fit_line(p, y);
       if (f.c > 0 && f.loo_rmse < best.loo_rmse) best = {b, f.a, f.c, f.loo_rmse, y.size()};
     }
     if (!std::isfinite(best.loo_rmse)) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <string>
@@ -56,17 +57,36 @@ struct TransferReport {
 
 namespace detail {
 
-/// Residual RMSE of the least-squares line y ~ a + c * p.
-inline double line_fit_rmse(std::span<const double> p, std::span<const double> y) {
-  const double n = static_cast<double>(y.size());
-  double sp = 0, sy = 0, spp = 0, spy = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) sp += p[i], sy += y[i], spp += p[i] * p[i], spy += p[i] * y[i];
-  const double var = spp - sp * sp / n;
-  const double c = var > 0 ? (spy - sp * sy / n) / var : 0.0;
-  const double a = (sy - c * sp) / n;
-  double sq = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) sq += (y[i] - a - c * p[i]) * (y[i] - a - c * p[i]);
-  return std::sqrt(sq / n);
+// The least-squares line y ~ a + c p, its residual RMSE, and its
+// leave-one-out RMSE (from the hat values of a line: h_i = 1/n + (p_i -
+// mean)^2 / Sxx). Without spread in p: c = 0 and an infinite loo_rmse.
+struct LineFit {
+  double a = 0, c = 0, rmse = 0, loo_rmse = std::numeric_limits<double>::infinity();
+};
+
+inline LineFit fit_line(std::span<const double> p, std::span<const double> y) {
+  const auto n = static_cast<double>(y.size());
+  double mp = 0, my = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) mp += p[i], my += y[i];
+  mp /= n;
+  my /= n;
+  double sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) sxx += (p[i] - mp) * (p[i] - mp), sxy += (p[i] - mp) * (y[i] - my);
+  LineFit f;
+  f.c = sxx > 0 ? sxy / sxx : 0.0;
+  f.a = my - f.c * mp;
+  double sq = 0, sq_loo = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const double e = y[i] - f.a - f.c * p[i];
+    sq += e * e;
+    if (sxx > 0) {
+      const double h = 1 / n + (p[i] - mp) * (p[i] - mp) / sxx;
+      sq_loo += e * e / (std::max(1 - h, 1e-9) * std::max(1 - h, 1e-9));
+    }
+  }
+  f.rmse = std::sqrt(sq / n);
+  if (sxx > 0) f.loo_rmse = std::sqrt(sq_loo / n);
+  return f;
 }
 
 }  // namespace detail
@@ -130,7 +150,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   for (std::size_t b = 0; b < bases.size(); ++b) {
     TransferCandidate c;
     c.base = b;
-    c.line_fit_rmse = detail::line_fit_rmse(bases[b].predict(folds[0].xt), folds[0].yt);
+    c.line_fit_rmse = detail::fit_line(bases[b].predict(folds[0].xt), folds[0].yt).rmse;
     rep.candidates.push_back(std::move(c));
   }
   std::stable_sort(rep.candidates.begin(), rep.candidates.end(),
