@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
-#include "hwnas/model_file.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 
 namespace {
 

@@ -19,10 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "hwnas/lut.hpp"
-#include "hwnas/lut_io.hpp"
-#include "hwnas/model_file.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/lut/lookup_table.hpp"
+#include "hwnas/lut/lut_estimator.hpp"
+#include "hwnas/io/lut.hpp"
+#include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/search/evolution.hpp"
 
 namespace {

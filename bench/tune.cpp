@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
-#include "hwnas/predictor.hpp"
-#include "hwnas/tune.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
+#include "hwnas/predictor/tune.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 // reference networks on both configurations, the training networks on batch
 // 1, the test networks on both. -o DIR also writes the model file (both
 // records in it) and the new device's record as JSON.
-#include <hwnas/device_io.hpp>
+#include <hwnas/io/device.hpp>
 #include <hwnas/hwnas.hpp>
 #include <hwnas/measure/adapter.hpp>
 #include <hwnas/measure/builders.hpp>

@@ -30,7 +30,7 @@
 // (about 25 minutes on one core; tools/results.sh runs it). Without it: v100
 // held out, N = 0 and 20, seed 1, no baselines (about 2 minutes). Without the
 // CSV it prints a skip message and exits 0.
-#include <hwnas/device_io.hpp>
+#include <hwnas/io/device.hpp>
 #include <hwnas/hwnas.hpp>
 #include <nlohmann/json.hpp>
 

@@ -14,7 +14,7 @@
 // DATA_DIR/note10-lut and DATA_DIR/ofa-acc-predictor it prints a skip
 // message and exits 0.
 #include <hwnas/hwnas.hpp>
-#include <hwnas/lut_io.hpp>
+#include <hwnas/io/lut.hpp>
 #include <hwnas/measure/adapter.hpp>
 #include <hwnas/measure/cpu_executor.hpp>
 #include <nlohmann/json.hpp>

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "hwnas/arch_io.hpp"
+#include "hwnas/io/arch.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;

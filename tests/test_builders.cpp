@@ -8,7 +8,8 @@
 #include <string>
 
 #include "hwnas/detail/file_io.hpp"
-#include "hwnas/lut_io.hpp"
+#include "hwnas/io/lut.hpp"
+#include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/measure/builders.hpp"
 #include "hwnas/measure/cpu_executor.hpp"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-#include "hwnas/device_io.hpp"
+#include "hwnas/io/device.hpp"
 #include "hwnas/hwnas.hpp"
 #include "test_support.hpp"
 

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "hwnas/dataset.hpp"
-#include "hwnas/encoding.hpp"
+#include "hwnas/predictor/encoding.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;

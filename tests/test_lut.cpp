@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "hwnas/detail/file_io.hpp"
-#include "hwnas/lut.hpp"
-#include "hwnas/lut_io.hpp"
+#include "hwnas/lut/lookup_table.hpp"
+#include "hwnas/lut/lut_estimator.hpp"
+#include "hwnas/io/lut.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "hwnas/model_file.hpp"
-#include "hwnas/npy.hpp"
+#include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/npy.hpp"
 #include "test_support.hpp"
 
 // xtensor writes the .npy files of some cases, as an independent writer; the

@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;

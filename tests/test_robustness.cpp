@@ -19,9 +19,9 @@
 #include <typeinfo>
 #include <vector>
 
-#include "hwnas/arch_io.hpp"
+#include "hwnas/io/arch.hpp"
 #include "hwnas/dataset.hpp"
-#include "hwnas/encoding.hpp"
+#include "hwnas/predictor/encoding.hpp"
 #include "hwnas/random.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "test_support.hpp"

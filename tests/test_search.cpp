@@ -7,9 +7,9 @@
 #include <cmath>
 #include <limits>
 
-#include "hwnas/lut.hpp"
-#include "hwnas/lut_io.hpp"
-#include "hwnas/model_file.hpp"
+#include "hwnas/io/lut.hpp"
+#include "hwnas/lut/lut_estimator.hpp"
+#include "hwnas/predictor/model_file.hpp"
 #include "hwnas/search/evolution.hpp"
 #include "test_support.hpp"
 

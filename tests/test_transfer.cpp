@@ -9,7 +9,7 @@
 #include <cmath>
 #include <thread>
 
-#include "hwnas/transfer.hpp"
+#include "hwnas/predictor/transfer.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;

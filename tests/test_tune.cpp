@@ -8,7 +8,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "hwnas/tune.hpp"
+#include "hwnas/predictor/tune.hpp"
 
 using namespace hwnas;
 

@@ -32,10 +32,10 @@
 #include <unistd.h>
 #endif
 
-#include "hwnas/arch_io.hpp"
-#include "hwnas/device_io.hpp"
+#include "hwnas/io/arch.hpp"
+#include "hwnas/io/device.hpp"
 #include "hwnas/hwnas.hpp"
-#include "hwnas/lut_io.hpp"
+#include "hwnas/io/lut.hpp"
 #include "hwnas/measure/builders.hpp"
 #include "hwnas/measure/cpu_executor.hpp"
 #ifdef HWNAS_CLI_WITH_TORCH

@@ -440,7 +440,7 @@ w(f"Regenerate with `tools/results.sh` (from the repository root; this run took 
   "`sklearn_baselines.py`), run unchanged on the same machine in the same run. Raw JSON: "
   "`build-bench/results/`.\n")
 w("The `default` recipe is whatever `hwnas train --recipe default` is at the commit the script ran on "
-  "(see `include/hwnas/predictor.hpp`); the `paper` recipe is the method exactly.\n")
+  "(see `include/hwnas/predictor/latency_predictor.hpp`); the `paper` recipe is the method exactly.\n")
 
 # ---- summary of targets (filled below, inserted here)
 summary_at = len(out)

@@ -1,31 +1,34 @@
-// Umbrella header for the core of hwnas (Eigen only). The file-format headers
-// that need nlohmann-json or yaml-cpp (hwnas/arch_io.hpp, hwnas/lut_io.hpp,
-// target hwnas::io) and the
-// optional measurement adapters are included separately.
+// Umbrella header for the core of hwnas (Eigen only): spaces, the learned
+// predictor family, lookup tables and the search. The file formats that need
+// nlohmann-json or yaml-cpp (hwnas/io/, target hwnas::io) and the optional
+// measurement adapters (hwnas/measure/, target hwnas::measure) are included
+// separately.
 #pragma once
 
 #include "hwnas/architecture.hpp"
+#include "hwnas/big_uint.hpp"
 #include "hwnas/dataset.hpp"
 #include "hwnas/device.hpp"
-#include "hwnas/device_predictor.hpp"
-#include "hwnas/big_uint.hpp"
-#include "hwnas/encoding.hpp"
-#include "hwnas/ensemble.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/lut.hpp"
+#include "hwnas/lut/lookup_table.hpp"
+#include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/metrics.hpp"
-#include "hwnas/model_file.hpp"
 #include "hwnas/nn/loss.hpp"
 #include "hwnas/nn/mlp.hpp"
 #include "hwnas/nn/sgd.hpp"
-#include "hwnas/npy.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/device_predictor.hpp"
+#include "hwnas/predictor/encoding.hpp"
+#include "hwnas/predictor/ensemble.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
+#include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/npy.hpp"
+#include "hwnas/predictor/transfer.hpp"
+#include "hwnas/predictor/tune.hpp"
 #include "hwnas/random.hpp"
 #include "hwnas/search/evolution.hpp"
+#include "hwnas/search/score.hpp"
 #include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/space/search_space.hpp"
-#include "hwnas/transfer.hpp"
-#include "hwnas/tune.hpp"
 #include "hwnas/version.hpp"

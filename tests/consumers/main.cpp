@@ -4,7 +4,7 @@
 // JSON formats too (so must nlohmann-json).
 #include <hwnas/hwnas.hpp>
 #ifdef HWNAS_CONSUMER_IO
-#include <hwnas/arch_io.hpp>
+#include <hwnas/io/arch.hpp>
 #endif
 
 #include <iostream>

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
-#include "hwnas/lut.hpp"
-#include "hwnas/lut_io.hpp"
+#include "hwnas/lut/lookup_table.hpp"
+#include "hwnas/io/lut.hpp"
 #include "hwnas/measure/adapter.hpp"
 #include "hwnas/random.hpp"
 #include "hwnas/space/mbconv_space.hpp"

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "hwnas/architecture.hpp"
-#include "hwnas/ensemble.hpp"
+#include "hwnas/predictor/ensemble.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/random.hpp"
 
 namespace hwnas {

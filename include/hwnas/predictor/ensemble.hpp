@@ -14,7 +14,7 @@
 #include "hwnas/architecture.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
 namespace hwnas {

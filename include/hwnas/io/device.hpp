@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hwnas/arch_io.hpp"
+#include "hwnas/io/arch.hpp"
 #include "hwnas/detail/file_io.hpp"
 #include "hwnas/device.hpp"
 #include "hwnas/error.hpp"

@@ -22,7 +22,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 
 namespace hwnas {
 

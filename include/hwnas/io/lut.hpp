@@ -16,10 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hwnas/arch_io.hpp"
+#include "hwnas/io/arch.hpp"
 #include "hwnas/detail/file_io.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/lut.hpp"
+#include "hwnas/lut/lookup_table.hpp"
 #include "hwnas/version.hpp"
 
 namespace hwnas {

@@ -27,12 +27,12 @@
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
 #include "hwnas/device.hpp"
-#include "hwnas/ensemble.hpp"
+#include "hwnas/predictor/ensemble.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/random.hpp"
-#include "hwnas/transfer.hpp"
+#include "hwnas/predictor/transfer.hpp"
 
 namespace hwnas {
 

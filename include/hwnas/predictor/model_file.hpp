@@ -25,12 +25,12 @@
 #include <vector>
 
 #include "hwnas/detail/file_io.hpp"
-#include "hwnas/device_predictor.hpp"
-#include "hwnas/encoding.hpp"
-#include "hwnas/ensemble.hpp"
+#include "hwnas/predictor/device_predictor.hpp"
+#include "hwnas/predictor/encoding.hpp"
+#include "hwnas/predictor/ensemble.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/npy.hpp"
-#include "hwnas/predictor.hpp"
+#include "hwnas/predictor/npy.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/version.hpp"
 

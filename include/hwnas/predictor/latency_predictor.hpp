@@ -22,7 +22,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
-#include "hwnas/encoding.hpp"
+#include "hwnas/predictor/encoding.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
 #include "hwnas/nn/loss.hpp"
