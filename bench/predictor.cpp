@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
+#include "hwnas/split.hpp"
 #include "hwnas/predictor/model_file.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 

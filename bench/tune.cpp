@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
+#include "hwnas/split.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/predictor/tune.hpp"
 

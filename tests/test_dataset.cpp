@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
+#include "hwnas/split.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -98,12 +98,12 @@ TEST_CASE("metrics: error metrics against hand computation") {
   CHECK(hwnas::median_abs_pct_error(p, t) == doctest::Approx(125.0 / 3).epsilon(1e-15));
   CHECK(hwnas::max_abs_error(p, t) == 2.0);
   // within 5 %: only row 1 (error 0).
-  CHECK(hwnas::within_pct(p, t, 5) == 0.25);
+  CHECK(hwnas::within_pct(p, t, 5) == 25.0);
   // within 40 %: limits {0.8, 0.8, 0.8, 2.4}: rows 1 and 3.
-  CHECK(hwnas::within_pct(p, t, 40) == 0.5);
+  CHECK(hwnas::within_pct(p, t, 40) == 50.0);
   // within 50 %: limits {1, 1, 1, 3}: the boundary counts, so every row.
-  CHECK(hwnas::within_pct(p, t, 50) == 1.0);
-  CHECK(hwnas::within_pct(p, t, 0) == 0.25);
+  CHECK(hwnas::within_pct(p, t, 50) == 100.0);
+  CHECK(hwnas::within_pct(p, t, 0) == 25.0);
 }
 
 TEST_CASE("metrics: median_abs_pct_error with odd size and outlier") {
@@ -120,13 +120,13 @@ TEST_CASE("metrics: negative targets use |t|") {
   const Vec t{-4, -2};
   CHECK(hwnas::mape(p, t) == doctest::Approx(37.5));
   CHECK(hwnas::rmse_pct(p, t) == doctest::Approx(100.0 / 3));
-  CHECK(hwnas::within_pct(p, t, 25) == 0.5);
+  CHECK(hwnas::within_pct(p, t, 25) == 50.0);
 }
 
 TEST_CASE("metrics: within_pct with a zero target counts only exact hits") {
   const Vec p{0, 1e-12};
   const Vec t{0, 0};
-  CHECK(hwnas::within_pct(p, t, 10) == 0.5);
+  CHECK(hwnas::within_pct(p, t, 10) == 50.0);
 }
 
 TEST_CASE("metrics: kendall_tau_b with ties, by hand") {
@@ -281,8 +281,8 @@ TEST_CASE("metrics: evaluate agrees with the single metrics") {
   CHECK(m.kendall == 1.0);
   CHECK(m.spearman == doctest::Approx(1.0));
   // ape: {9, 4.76.., 3.33.., 12.5, 4, 1.66..} percent (no row on a boundary).
-  CHECK(m.within5 == doctest::Approx(4.0 / 6));
-  CHECK(m.within10 == doctest::Approx(5.0 / 6));
+  CHECK(m.within5 == doctest::Approx(100.0 * 4 / 6));  // percent, like mape
+  CHECK(m.within10 == doctest::Approx(100.0 * 5 / 6));
 }
 
 TEST_CASE("metrics: float overloads match double") {

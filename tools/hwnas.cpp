@@ -329,95 +329,6 @@ class Progress {
   bool on_;
 };
 
-/// Which rows a command trains and evaluates on (--split).
-struct SplitChoice {
-  enum class Kind { benchmark, random, all, ids };
-  Kind kind = Kind::benchmark;
-  std::uint64_t seed = 0;
-  /// ids: inclusive id ranges of train, validation (lo > hi: none) and test.
-  std::array<std::pair<std::int64_t, std::int64_t>, 3> ranges{};
-  std::string text;  ///< as given, for the output
-};
-
-/// "A-B" (inclusive, A <= B) or nullopt.
-std::optional<std::pair<std::int64_t, std::int64_t>> parse_id_range(std::string_view t) {
-  const auto dash = t.find('-', 1);
-  if (dash == std::string_view::npos) return std::nullopt;
-  std::int64_t lo = 0, hi = 0;
-  const auto a = std::from_chars(t.data(), t.data() + dash, lo);
-  const auto b = std::from_chars(t.data() + dash + 1, t.data() + t.size(), hi);
-  if (a.ec != std::errc() || a.ptr != t.data() + dash || b.ec != std::errc() || b.ptr != t.data() + t.size() ||
-      lo > hi) {
-    return std::nullopt;
-  }
-  return std::pair{lo, hi};
-}
-
-SplitChoice parse_split(const std::string& text) {
-  SplitChoice c;
-  c.text = text;
-  const std::string prefix = "random:";
-  if (text == "benchmark") return c;
-  if (text == "all") {
-    c.kind = SplitChoice::Kind::all;
-    return c;
-  }
-  if (text.starts_with("ids:")) {
-    // ids:TRAIN,TEST or ids:TRAIN,VALIDATION,TEST, each range A-B inclusive.
-    std::vector<std::pair<std::int64_t, std::int64_t>> parts;
-    std::string_view rest = std::string_view(text).substr(4);
-    bool ok = true;
-    while (ok) {
-      const auto comma = rest.find(',');
-      const auto range = parse_id_range(rest.substr(0, comma));
-      ok = range.has_value();
-      if (ok) parts.push_back(*range);
-      if (comma == std::string_view::npos) break;
-      rest = rest.substr(comma + 1);
-    }
-    if (ok && (parts.size() == 2 || parts.size() == 3)) {
-      c.kind = SplitChoice::Kind::ids;
-      c.ranges = {parts[0], parts.size() == 3 ? parts[1] : std::pair<std::int64_t, std::int64_t>{1, 0},
-                  parts.back()};
-      return c;
-    }
-  }
-  if (text.starts_with(prefix)) {
-    const std::string digits = text.substr(prefix.size());
-    const char* end = digits.data() + digits.size();
-    const auto [ptr, ec] = std::from_chars(digits.data(), end, c.seed);
-    if (!digits.empty() && ec == std::errc() && ptr == end) {
-      c.kind = SplitChoice::Kind::random;
-      return c;
-    }
-  }
-  throw hwnas::InvalidArgument("--split: expected benchmark, all, random:SEED or ids:A-B,[C-D,]E-F, found '" + text +
-                               "'");
-}
-
-hwnas::Split make_split(const SplitChoice& c, const hwnas::Dataset& data) {
-  switch (c.kind) {
-    case SplitChoice::Kind::benchmark: return hwnas::benchmark_split(data);
-    case SplitChoice::Kind::random: return hwnas::random_split(data.size(), c.seed);
-    case SplitChoice::Kind::ids: {
-      hwnas::Split s;
-      for (std::size_t row = 0; row < data.size(); ++row) {
-        const std::int64_t id = data.ids()[row];
-        const auto in = [id](const std::pair<std::int64_t, std::int64_t>& r) { return r.first <= id && id <= r.second; };
-        if (in(c.ranges[0])) s.train.push_back(row);
-        if (in(c.ranges[1])) s.validation.push_back(row);
-        if (in(c.ranges[2])) s.test.push_back(row);
-      }
-      return s;
-    }
-    case SplitChoice::Kind::all: break;
-  }
-  hwnas::Split s;
-  s.test.resize(data.size());
-  std::iota(s.test.begin(), s.test.end(), std::size_t{0});
-  return s;
-}
-
 /// --data, --target, --split.
 struct DataArgs {
   std::string csv;
@@ -439,7 +350,7 @@ struct DataArgs {
 struct Table {
   hwnas::Dataset data;
   std::vector<double> y;
-  SplitChoice choice;
+  hwnas::SplitSpec choice;
   hwnas::Split split;
 
   /// The architectures and latencies of some rows, each architecture checked
@@ -468,8 +379,12 @@ struct Table {
 /// in the errors about the split.
 Table load_table(const DataArgs& args, bool allow_all, const char* who) {
   Table t;
-  t.choice = parse_split(args.split);  // before reading: a typo fails fast
-  if (!allow_all && t.choice.kind == SplitChoice::Kind::all) {
+  try {
+    t.choice = hwnas::SplitSpec::parse(args.split);  // before reading: a typo fails fast
+  } catch (const hwnas::InvalidArgument& e) {
+    throw hwnas::InvalidArgument(std::string("--") + e.what());
+  }
+  if (!allow_all && t.choice.kind == hwnas::SplitSpec::Kind::all) {
     throw hwnas::InvalidArgument(std::string("--split all: ") + who +
                                  " needs train, validation and test rows; use benchmark or random:SEED");
   }
@@ -479,7 +394,7 @@ Table load_table(const DataArgs& args, bool allow_all, const char* who) {
   } catch (const hwnas::InvalidArgument& e) {
     throw hwnas::InvalidArgument(args.csv + ": " + e.what());
   }
-  t.split = make_split(t.choice, t.data);
+  t.split = t.choice.apply(t.data);
   return t;
 }
 
@@ -520,7 +435,7 @@ hwnas::Recipe make_recipe(const std::string& name, std::size_t epochs, std::uint
 json metrics_json(const hwnas::RegressionMetrics& m) {
   return {{"rmse", m.rmse},         {"rmse_pct", m.rmse_pct},   {"mae", m.mae},
           {"mape", m.mape},         {"median_ape", m.median_ape}, {"max_error", m.max_error},
-          {"within5", 100 * m.within5}, {"within10", 100 * m.within10}, {"kendall", m.kendall},
+          {"within5", m.within5}, {"within10", m.within10}, {"kendall", m.kendall},
           {"spearman", m.spearman}, {"n", m.n}};
 }
 
@@ -529,7 +444,7 @@ std::string metrics_text(const hwnas::RegressionMetrics& m) {
   std::snprintf(s, sizeof s,
                 "RMSE %.4g ms (%.2f %%), MAE %.4g ms, MAPE %.2f %%, median APE %.2f %%, within 5 %% %.1f %%, "
                 "within 10 %% %.1f %%, Kendall %.4f, Spearman %.4f (%zu rows)",
-                m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, 100 * m.within5, 100 * m.within10, m.kendall,
+                m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, m.within5, m.within10, m.kendall,
                 m.spearman, m.n);
   return s;
 }
@@ -635,7 +550,7 @@ int cmd_eval(const DataArgs& data_args, const std::string& model, bool as_json) 
     return 0;
   }
   std::cout << model << " on " << data_args.target << ", "
-            << (table.choice.kind == SplitChoice::Kind::all ? "every row" : "test rows of the " + table.choice.text + " split")
+            << (table.choice.kind == hwnas::SplitSpec::Kind::all ? "every row" : "test rows of the " + table.choice.text + " split")
             << ": " << metrics_text(m) << "\n";
   return 0;
 }

@@ -1,7 +1,7 @@
 // Latency datasets: one row per measured architecture (id, ks/e/d/r) with one
 // latency column per device, read from and written to the CSV layout of
-// ../data/help-ofa/ofa_gpu_latency.csv, plus the seeded splits the training
-// and evaluation code share. The CSV reader is hand-written (no CSV library in
+// HELP's ofa_gpu_latency.csv (docs/dataset.md); the splits of its rows are in
+// split.hpp. The CSV reader is hand-written (no CSV library in
 // the core) and reports every problem with file, line and column.
 #pragma once
 
@@ -24,7 +24,6 @@
 #include "hwnas/detail/file_io.hpp"
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
-#include "hwnas/random.hpp"
 
 namespace hwnas {
 
@@ -127,32 +126,6 @@ class Dataset {
   std::size_t slots_ = 0;   // ks/e entries per architecture, 0 = unknown
   std::size_t stages_ = 0;  // d entries per architecture, 0 = unknown
 };
-
-/// Row indices of a train / validation / test split.
-struct Split {
-  std::vector<std::size_t> train, validation, test;
-};
-
-/// Seeded random split of rows 0..n-1: shuffle 0..n-1 with Rng(seed)
-/// (Rng::shuffle), then the first round(n*train) go to train, the next
-/// round(n*validation) to validation, the rest to test (each part in shuffled
-/// order). InvalidArgument unless train and validation lie in [0, 1] and
-/// train + validation <= 1 (within 1e-9; test takes the remainder).
-Split random_split(std::size_t n, std::uint64_t seed, double train = 0.70,
-                   double validation = 0.15);
-
-/// The project's benchmark split, defined by id alone so every language gets
-/// the same rows: m = ((id % 20) + 20) % 20; m in {0,1,2} -> test, {3,4,5} ->
-/// validation, the rest -> train. Each part in row order.
-Split benchmark_split(const Dataset& data);
-
-/// `count` distinct entries of `rows`, chosen with Rng(seed) by a partial
-/// Fisher-Yates shuffle, in the order drawn. With one seed, the result for
-/// count k is a prefix of the result for count k + 1 (nested subsets for
-/// learning curves). InvalidArgument when count > rows.size() or `rows`
-/// holds a value twice.
-std::vector<std::size_t> random_subset(std::span<const std::size_t> rows, std::size_t count,
-                                       std::uint64_t seed);
 
 // ---------------------------------------------------------------------------
 // Definitions
@@ -563,81 +536,6 @@ inline Dataset Dataset::select_columns(std::span<const std::string> names) const
     }
   }
   return out;
-}
-
-inline Split random_split(std::size_t n, std::uint64_t seed, double train, double validation) {
-  const auto in_unit = [](double x) { return x >= 0.0 && x <= 1.0; };  // false for NaN
-  if (!in_unit(train)) {
-    throw InvalidArgument("random_split: train fraction must be in [0, 1], got " +
-                          detail::format_double(train));
-  }
-  if (!in_unit(validation)) {
-    throw InvalidArgument("random_split: validation fraction must be in [0, 1], got " +
-                          detail::format_double(validation));
-  }
-  if (train + validation > 1.0 + 1e-9) {
-    throw InvalidArgument(
-        "random_split: train + validation must be at most 1 (test takes the "
-        "rest), got " +
-        detail::format_double(train + validation));
-  }
-  std::vector<std::size_t> order(n);
-  for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  Rng rng(seed);
-  rng.shuffle(std::span<std::size_t>(order));
-  const double nd = static_cast<double>(n);
-  const std::size_t n_train = std::min(n, static_cast<std::size_t>(std::llround(nd * train)));
-  const std::size_t n_val =
-      std::min(n - n_train, static_cast<std::size_t>(std::llround(nd * validation)));
-  Split s;
-  const auto b = order.begin();
-  const auto as_diff = [](std::size_t k) { return static_cast<std::ptrdiff_t>(k); };
-  s.train.assign(b, b + as_diff(n_train));
-  s.validation.assign(b + as_diff(n_train), b + as_diff(n_train + n_val));
-  s.test.assign(b + as_diff(n_train + n_val), order.end());
-  return s;
-}
-
-inline Split benchmark_split(const Dataset& data) {
-  Split s;
-  const auto& ids = data.ids();
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const std::int64_t m = ((ids[i] % 20) + 20) % 20;
-    if (m <= 2) {
-      s.test.push_back(i);
-    } else if (m <= 5) {
-      s.validation.push_back(i);
-    } else {
-      s.train.push_back(i);
-    }
-  }
-  return s;
-}
-
-inline std::vector<std::size_t> random_subset(std::span<const std::size_t> rows, std::size_t count,
-                                              std::uint64_t seed) {
-  if (count > rows.size()) {
-    throw InvalidArgument("random_subset: cannot choose " + std::to_string(count) +
-                          " distinct rows from " + std::to_string(rows.size()));
-  }
-  std::vector<std::size_t> pool(rows.begin(), rows.end());
-  {
-    std::vector<std::size_t> sorted = pool;
-    std::sort(sorted.begin(), sorted.end());
-    if (const auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
-      throw InvalidArgument("random_subset: row " + std::to_string(*it) +
-                            " appears twice in the rows to choose from");
-    }
-  }
-  // Forward partial Fisher-Yates: the first k draws do not depend on count,
-  // which makes subsets of one seed nested.
-  Rng rng(seed);
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t j = i + static_cast<std::size_t>(rng.uniform_index(pool.size() - i));
-    std::swap(pool[i], pool[j]);
-  }
-  pool.resize(count);
-  return pool;
 }
 
 }  // namespace hwnas

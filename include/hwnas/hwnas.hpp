@@ -31,4 +31,5 @@
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/space/search_space.hpp"
+#include "hwnas/split.hpp"
 #include "hwnas/version.hpp"

@@ -23,16 +23,16 @@
 
 namespace hwnas {
 
-/// All metrics of one evaluation, as returned by evaluate(). Percentages are
-/// in percent (5.0 means 5 %); within5 and within10 are fractions in [0, 1].
+/// All metrics of one evaluation, as returned by evaluate(). Every
+/// percentage is in percent (5.0 means 5 %), within5 and within10 included.
 struct RegressionMetrics {
   double rmse = 0.0;        ///< Root mean squared error.
   double rmse_pct = 0.0;    ///< RMSE / |mean of targets| * 100.
   double mae = 0.0;         ///< Mean absolute error.
   double mape = 0.0;        ///< Mean absolute percentage error, in percent.
   double max_error = 0.0;   ///< Largest absolute error.
-  double within5 = 0.0;     ///< Share of rows within 5 % of their target.
-  double within10 = 0.0;    ///< Share of rows within 10 % of their target.
+  double within5 = 0.0;     ///< Percent of rows within 5 % of their target.
+  double within10 = 0.0;    ///< Percent of rows within 10 % of their target.
   double median_ape = 0.0;  ///< Median absolute percentage error, in percent.
   double kendall = 0.0;     ///< Kendall's tau-b (NaN if either side is constant).
   double spearman = 0.0;    ///< Spearman's rho (NaN if either side is constant).
@@ -58,7 +58,7 @@ inline double mape(std::span<const double> predictions, std::span<const double> 
 inline double max_abs_error(std::span<const double> predictions,
                             std::span<const double> targets);
 
-/// Share (a fraction in [0, 1]) of rows with |p - t| <= pct / 100 * |t|,
+/// Percent (0 to 100) of rows with |p - t| <= pct / 100 * |t|,
 /// evaluated as 100 * |p - t| <= pct * |t| so that integer data is exact. A
 /// zero target counts only when its prediction is exactly 0. Throws
 /// InvalidArgument when pct is negative or not finite.
@@ -221,7 +221,7 @@ inline double within_pct_unchecked(std::span<const double> p, std::span<const do
   for (std::size_t i = 0; i < p.size(); ++i) {
     if (100.0 * std::abs(p[i] - t[i]) <= pct * std::abs(t[i])) ++hits;
   }
-  return static_cast<double>(hits) / static_cast<double>(p.size());
+  return 100.0 * static_cast<double>(hits) / static_cast<double>(p.size());
 }
 
 inline double median_abs_pct_error_unchecked(std::span<const double> p,

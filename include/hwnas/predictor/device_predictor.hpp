@@ -26,6 +26,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
+#include "hwnas/split.hpp"
 #include "hwnas/device.hpp"
 #include "hwnas/predictor/ensemble.hpp"
 #include "hwnas/error.hpp"

@@ -22,6 +22,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
+#include "hwnas/split.hpp"
 #include "hwnas/predictor/encoding.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
