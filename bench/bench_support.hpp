@@ -17,8 +17,8 @@ inline std::filesystem::path data_dir() {
 
 /// The flags the program was built with and, if any, its data column.
 inline int add_context(const char* column = nullptr) {
-#ifdef HWNAS_BENCH_FLAGS
-  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_BENCH_FLAGS);
+#ifdef HWNAS_PROGRAM_FLAGS
+  benchmark::AddCustomContext("hwnas_bench_flags", HWNAS_PROGRAM_FLAGS);
 #endif
   if (column != nullptr) benchmark::AddCustomContext("hwnas_column", column);
   return 0;
