@@ -206,7 +206,7 @@ TEST_CASE("predictor: fine-tuning keeps the frozen layers bit-identical") {
   CHECK(p.network().parameters().tail(before.size() - frozen) != before.tail(before.size() - frozen));
   CHECK(p.target_mean() > 2 * 1.0);  // the scaling follows the new device
   o.frozen_layers = 3;
-  CHECK_THROWS_WITH_AS(p.fine_tune(base.train, slower, {}, {}, o), "predictor: cannot freeze 3 of 3 layers",
+  CHECK_THROWS_WITH_AS(p.fine_tune(base.train, slower, {}, {}, o), "train: cannot freeze 3 of 3 layers",
                        InvalidArgument);
 }
 
@@ -289,7 +289,9 @@ TEST_CASE("predictor: choose_linear picks the transform the latencies follow, on
       p.fit(train.archs, train.y, {}, {}, o);
     }
     CHECK(p.linear_weights().size() == 0);  // the choice does not add a linear path
-    return p.options().target;
+    // The choice is fitted state: the options the predictor was built with stay.
+    CHECK(p.options().target == TargetTransform::log_standardize);
+    return p.target_transform();
   };
   CHECK(chosen(additive_latency, true) == TargetTransform::standardize);
   CHECK(chosen(multiplicative_latency, true) == TargetTransform::log_standardize);

@@ -137,7 +137,7 @@ class DevicePredictor {
     }
     if (mode_ == DescriptorMode::fingerprint) {
       for (std::size_t i = 0; i < models_.size(); ++i) {
-        if (models_[i].options().target != TargetTransform::log_standardize) {
+        if (models_[i].target_transform() != TargetTransform::log_standardize) {
           throw InvalidArgument("device predictor: base '" + devices_[i].name +
                                 "' must predict in log space (TargetTransform::log_standardize)");
         }

@@ -523,7 +523,7 @@ void write_predictor_fields(ModelWriter& w, const LatencyPredictor<Scalar>& pred
   w.int64_list<int>(k("encoder.resolutions"), eo.resolutions);
   w.int64(k("encoder.hardware_features"), static_cast<std::int64_t>(eo.hardware_features));
   w.int64_list<std::size_t>(k("hidden"), po.hidden);
-  w.string(k("target.transform"), to_string(po.target));
+  w.string(k("target.transform"), to_string(predictor.target_transform()));
   w.float64(k("target.mean"), predictor.target_mean());
   w.float64(k("target.scale"), predictor.target_scale());
   w.int64_list<std::size_t>(k("layer_sizes"), net.sizes());
