@@ -2,7 +2,7 @@
 // ../shared/data/help-ofa/ofa_gpu_latency.csv, benchmark split): training the
 // method's recipe, encode + predict one architecture, batched prediction and
 // encoding. The peer is ../shared/peers/torch_mlp.py --threads 1
-// --time-inference; tools/results.sh runs both side by side and writes the
+// --time-inference; tools/results/run.sh runs both side by side and writes the
 // ratios to docs/results.md. Single thread throughout.
 //
 // Environment (all optional):
@@ -17,15 +17,11 @@
 
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <iostream>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <vector>
 
-#include "hwnas/dataset.hpp"
-#include "hwnas/split.hpp"
 #include "hwnas/predictor/model_file.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 
@@ -38,44 +34,18 @@ constexpr const char* kColumn = "v100_64";
 constexpr std::size_t kBatch = 10000;  // the peer's batch: 10 000 rows cycling over the 5000 archs
 
 [[maybe_unused]] const int kContext = hwnas_bench::add_context(kColumn);
-using hwnas_bench::data_dir;
 
-/// The dataset, its benchmark split and one column, loaded once.
-struct BenchData {
-  bool ok = false;
-  std::string error;
+/// v100_64's rows of the benchmark split, and the peer's batch, loaded once.
+struct BenchData : hwnas_bench::HelpColumn {
   hwnas::MbConvSpace space = hwnas::MbConvSpace::ofa_mobilenet_v3();
-  hwnas::Dataset data;
-  std::vector<Architecture> train, val, test;
-  std::vector<double> y_train, y_val, y_test;
   std::vector<Architecture> batch;  // kBatch rows, archs[i % size]
 };
 
 const BenchData& bench_data() {
   static const BenchData d = [] {
-    BenchData b;
-    const auto csv = data_dir() / "help-ofa" / "ofa_gpu_latency.csv";
-    if (!std::filesystem::exists(csv)) {
-      b.error = "skipped: " + csv.string() + " not found (the shared data is absent; set HWNAS_DATA_DIR)";
-      return b;
-    }
-    try {
-      b.data = hwnas::Dataset::read_csv(csv);
-      const auto y = b.data.column(kColumn);
-      const auto split = hwnas::benchmark_split(b.data);
-      auto take = [&](const std::vector<std::size_t>& rows, std::vector<Architecture>& a, std::vector<double>& t) {
-        for (auto r : rows) {
-          a.push_back(b.data.archs()[r]);
-          t.push_back(y[r]);
-        }
-      };
-      take(split.train, b.train, b.y_train);
-      take(split.validation, b.val, b.y_val);
-      take(split.test, b.test, b.y_test);
+    BenchData b{hwnas_bench::load_help_column(kColumn)};
+    if (b.ok()) {
       for (std::size_t i = 0; i < kBatch; ++i) b.batch.push_back(b.data.archs()[i % b.data.size()]);
-      b.ok = true;
-    } catch (const std::exception& e) {
-      b.error = std::string("cannot load ") + csv.string() + ": " + e.what();
     }
     return b;
   }();
@@ -92,7 +62,7 @@ struct BenchModel {
 BenchModel make_model(const std::string& recipe_name) {
   BenchModel m;
   const auto& d = bench_data();
-  if (!d.ok) {
+  if (!d.ok()) {
     m.error = d.error;
     return m;
   }
@@ -132,7 +102,7 @@ const BenchModel& bench_model(const std::string& recipe_name) {
 /// samples seen (rows x epochs).
 void BM_TrainPaper(benchmark::State& state) {
   const auto& d = bench_data();
-  if (!d.ok) {
+  if (!d.ok()) {
     state.SkipWithError(d.error.c_str());
     return;
   }
@@ -253,7 +223,7 @@ BENCHMARK(BM_ForwardBatch)->Unit(benchmark::kMillisecond)->UseRealTime();
 /// one-hot) into a dense row-major matrix. Items: architectures.
 void BM_EncodeBatch(benchmark::State& state) {
   const auto& d = bench_data();
-  if (!d.ok) {
+  if (!d.ok()) {
     state.SkipWithError(d.error.c_str());
     return;
   }

@@ -4,7 +4,7 @@
 // and as latency source OFA's Note10 lookup tables (`lut`) or a 400-400 MLP
 // trained with the paper recipe on 1000 LUT-labelled random architectures
 // (`mlp`, the peer's own set-up), with and without memoisation. The peer is
-// ../shared/peers/py_evolution.py (its `search_s`); tools/results.sh runs
+// ../shared/peers/py_evolution.py (its `search_s`); tools/results/run.sh runs
 // both side by side and writes the ratios to docs/results.md. One thread.
 //
 // Environment: HWNAS_DATA_DIR, the folder holding note10-lut/ and

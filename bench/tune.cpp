@@ -10,59 +10,19 @@
 
 #include "bench_support.hpp"
 
-#include <cstdlib>
-#include <exception>
-#include <filesystem>
-#include <string>
-#include <vector>
+#include <cstddef>
 
-#include "hwnas/dataset.hpp"
-#include "hwnas/split.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/predictor/tune.hpp"
 
 namespace {
 
-using hwnas::Architecture;
-
 constexpr const char* kColumn = "v100_64";
 
 [[maybe_unused]] const int kContext = hwnas_bench::add_context(kColumn);
-using hwnas_bench::data_dir;
 
-struct TuneData {
-  bool ok = false;
-  std::string error;
-  std::vector<Architecture> train, val;
-  std::vector<double> y_train, y_val;
-};
-
-const TuneData& tune_data() {
-  static const TuneData d = [] {
-    TuneData t;
-    const auto csv = data_dir() / "help-ofa" / "ofa_gpu_latency.csv";
-    if (!std::filesystem::exists(csv)) {
-      t.error = "skipped: " + csv.string() + " not found (the shared data is absent; set HWNAS_DATA_DIR)";
-      return t;
-    }
-    try {
-      const auto data = hwnas::Dataset::read_csv(csv);
-      const auto y = data.column(kColumn);
-      const auto split = hwnas::benchmark_split(data);
-      for (auto r : split.train) {
-        t.train.push_back(data.archs()[r]);
-        t.y_train.push_back(y[r]);
-      }
-      for (auto r : split.validation) {
-        t.val.push_back(data.archs()[r]);
-        t.y_val.push_back(y[r]);
-      }
-      t.ok = true;
-    } catch (const std::exception& e) {
-      t.error = std::string("cannot load ") + csv.string() + ": " + e.what();
-    }
-    return t;
-  }();
+const hwnas_bench::HelpColumn& tune_data() {
+  static const auto d = hwnas_bench::load_help_column(kColumn);
   return d;
 }
 
@@ -71,7 +31,7 @@ const TuneData& tune_data() {
 /// all trials.
 void BM_Tune36(benchmark::State& state) {
   const auto& d = tune_data();
-  if (!d.ok) {
+  if (!d.ok()) {
     state.SkipWithError(d.error.c_str());
     return;
   }

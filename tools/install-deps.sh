@@ -22,10 +22,16 @@ packages=(
 
 # --torch: also libtorch, for the optional libtorch measurement adapter
 # (-DHWNAS_WITH_TORCH=ON) and the executor-vs-libtorch benchmark.
+# --results: what tools/results/run.sh needs beyond the build: the peers'
+# Python packages (OpenBLAS, or PyTorch trains on a reference BLAS, about
+# 14x slower) and matplotlib for the report's figures.
 for arg in "$@"; do
   case "$arg" in
     --torch) packages+=(libtorch-dev) ;;
-    *) echo "install-deps: unknown option '$arg' (expected --torch)" >&2; exit 2 ;;
+    --results)
+      packages+=(python3-torch python3-sklearn python3-scipy libopenblas0-pthread python3-matplotlib)
+      ;;
+    *) echo "install-deps: unknown option '$arg' (expected --torch or --results)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,9 +1,9 @@
-// Fine-tuning a latency predictor to a new device from N measured samples
-// (issue 3 §4): a curve of test RMSE % over N for three strategies, on the
-// benchmark split of HELP's OFA GPU latencies, printed as one JSON object.
+// Fine-tuning a latency predictor to a new device from N measured samples:
+// a curve of test RMSE % over N for three strategies, on the benchmark split
+// of HELP's OFA GPU latencies, printed as one JSON object.
 //
 //   finetune_curve [CSV] [--full] [--columns a,b,..] [--samples 50,100,..] [--seeds 1,2,3]
-//                  [--candidates 3] [--keep 2] [--folds 2] [--method-base 2080ti_1]
+//                  [--candidates 3] [--keep 2] [--folds 2] [--method-base 2080ti_1] [--out FILE]
 //
 // For a target column and a seed, the N samples are the first N of
 // random_subset(train rows, largest N, seed) (nested: the 100 contain the 50).
@@ -24,33 +24,33 @@
 // are also the bases of the other columns.
 //
 // --full: all 9 columns, N = 50..700, 3 seeds (about 13 minutes on one
-// core; tools/results.sh runs it). Without it: v100_64, N = 50, seed 1 (the
-// 9 full models are still trained as bases: about 1.5 minutes). Without the
-// CSV (default: the checkout's ../shared/data/help-ofa/ofa_gpu_latency.csv)
-// it prints a skip message and exits 0.
+// core; tools/results/run.sh runs it). Without it: v100_64, N = 50, seed 1
+// (the 9 full models are still trained as bases: about 1.5 minutes). The CSV
+// defaults to $HWNAS_DATA_DIR or the checkout's ../shared/data; without it
+// the program says "skipped: ..." and exits 77 (CTest: skipped).
 #include <hwnas/hwnas.hpp>
-#include <nlohmann/json.hpp>
+#include <hwnas/io/json.hpp>
+
+#include "experiment_args.hpp"
+#include "seed_mean.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
+#include <iterator>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
 
-using hwnas::Architecture;
 using Predictor = hwnas::LatencyPredictor<float>;
-using nlohmann::json;
+using hwnas::Json;
+using hwnas_experiment::SeedMean;
 
 struct Options {
-  std::filesystem::path csv = std::filesystem::path(HWNAS_SOURCE_DIR) / "../shared/data/help-ofa/ofa_gpu_latency.csv";
+  std::filesystem::path csv = hwnas_experiment::data_dir() / "help-ofa" / "ofa_gpu_latency.csv";
+  bool full = false;
   std::vector<std::string> columns;  // empty: every column
   std::vector<std::size_t> samples{50, 100, 200, 400, 700};
   std::vector<std::uint64_t> seeds{1, 2, 3};
@@ -60,99 +60,33 @@ struct Options {
   std::string method_base = "2080ti_1";
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
+int run(int argc, char** argv) {
+  Options opt;
   // Without --full: a quick check (one column, N = 50, one seed), what CTest runs.
-  if (std::find_if(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "--full"; }) == argv + argc) {
-    o.columns = {"v100_64"};
-    o.samples = {50};
-    o.seeds = {1};
+  if (!hwnas_experiment::Args::given(argc, argv, "--full")) {
+    opt.columns = {"v100_64"};
+    opt.samples = {50};
+    opt.seeds = {1};
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw hwnas::InvalidArgument(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--full") {
-      continue;
-    } else if (a == "--columns") {
-      o.columns = split_list(value());
-    } else if (a == "--samples") {
-      o.samples.clear();
-      for (const auto& s : split_list(value())) o.samples.push_back(std::stoul(s));
-      std::sort(o.samples.begin(), o.samples.end());
-    } else if (a == "--seeds") {
-      o.seeds.clear();
-      for (const auto& s : split_list(value())) o.seeds.push_back(std::stoull(s));
-    } else if (a == "--candidates") {
-      o.candidates = std::stoul(value());
-    } else if (a == "--keep") {
-      o.keep = std::stoul(value());
-    } else if (a == "--folds") {
-      o.folds = std::stoul(value());
-    } else if (a == "--method-base") {
-      o.method_base = value();
-    } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: finetune_curve [CSV] [--full] [--columns a,b] [--samples 50,100] [--seeds 1,2,3]\n"
-                   "                      [--candidates 3] [--keep 2] [--folds 2] [--method-base 2080ti_1]\n";
-      std::exit(0);
-    } else if (!a.empty() && a[0] != '-') {
-      o.csv = a;
-    } else {
-      throw hwnas::InvalidArgument("unknown option " + a);
-    }
+  hwnas_experiment::Args args("finetune_curve", "Test RMSE % of fine-tuning to a new device from N samples.");
+  args.positional("CSV", opt.csv, "HELP's ofa_gpu_latency.csv")
+      .flag("--full", opt.full, "every column, N = 50..700, seeds 1,2,3")
+      .texts("--columns", opt.columns, "target columns (default: all with --full, else v100_64)")
+      .numbers("--samples", opt.samples, "values of N")
+      .numbers("--seeds", opt.seeds, "seeds of the sample draws and the training")
+      .number("--candidates", opt.candidates, "bases fine-tuned (3)")
+      .number("--keep", opt.keep, "fine-tuned bases kept (2)")
+      .number("--folds", opt.folds, "hold-out folds per kept base, 1 or 2 (2)")
+      .text("--method-base", opt.method_base, "the method's base column (2080ti_1)");
+  if (!args.parse(argc, argv)) return 0;
+  std::sort(opt.samples.begin(), opt.samples.end());
+  if (opt.candidates == 0 || opt.keep == 0) throw hwnas::InvalidArgument("--candidates and --keep must not be 0");
+  if (opt.folds != 1 && opt.folds != 2) throw hwnas::InvalidArgument("--folds must be 1 or 2");
+  opt.keep = std::min(opt.keep, opt.candidates);
+  if (!hwnas_experiment::data_present({opt.csv}, "pass the dataset CSV as the first argument or set HWNAS_DATA_DIR")) {
+    return hwnas_experiment::kSkipped;
   }
-  if (o.samples.empty() || o.seeds.empty() || o.candidates == 0 || o.keep == 0) {
-    throw hwnas::InvalidArgument("--samples, --seeds, --candidates and --keep must not be empty or 0");
-  }
-  if (o.folds != 1 && o.folds != 2) throw hwnas::InvalidArgument("--folds must be 1 or 2");
-  o.keep = std::min(o.keep, o.candidates);
-  return o;
-}
-
-/// Mean over seeds of the metrics the curve reports.
-struct Mean {
-  double rmse_pct = 0, median_ape = 0, spearman = 0;
-  std::vector<double> per_seed;
-  void add(const hwnas::RegressionMetrics& m) {
-    rmse_pct += m.rmse_pct, median_ape += m.median_ape, spearman += m.spearman;
-    per_seed.push_back(m.rmse_pct);
-  }
-  json to_json() const {
-    const double k = static_cast<double>(per_seed.size());
-    return {{"rmse_pct", rmse_pct / k}, {"median_ape", median_ape / k}, {"spearman", spearman / k},
-            {"rmse_pct_per_seed", per_seed}};
-  }
-};
-
-json metrics_json(const hwnas::RegressionMetrics& m) {
-  return {{"rmse_pct", m.rmse_pct}, {"median_ape", m.median_ape}, {"spearman", m.spearman}};
-}
-
-}  // namespace
-
-int main(int argc, char** argv) try {
-  const Options opt = parse(argc, argv);
-  if (!std::filesystem::exists(opt.csv)) {
-    std::cout << "skipped: data not found: " << opt.csv.string()
-              << " (pass the dataset CSV as the first argument)\n";
-    return 0;
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto progress = [&](const std::string& what) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << "[" << static_cast<long>(s) << " s] " << what << '\n';
-  };
+  const hwnas_experiment::Stopwatch clock;
 
   const auto data = hwnas::Dataset::read_csv(opt.csv);
   const auto split = hwnas::benchmark_split(data);
@@ -175,7 +109,7 @@ int main(int argc, char** argv) try {
     p.fit(train_archs, train.column(c), val_archs, val.column(c),
           hwnas::default_recipe().training);
     full.emplace(c, std::move(p));
-    progress("full model " + c);
+    clock.progress("full model " + c);
   }
   // The method's base: the paper recipe on one device.
   std::map<std::string, Predictor> paper_bases;
@@ -183,11 +117,11 @@ int main(int argc, char** argv) try {
     if (auto it = paper_bases.find(c); it != paper_bases.end()) return it->second;
     Predictor p(space, hwnas::paper_recipe().predictor);
     p.fit(train_archs, train.column(c), {}, {}, hwnas::paper_recipe().training);
-    progress("paper base " + c);
+    clock.progress("paper base " + c);
     return paper_bases.emplace(c, std::move(p)).first->second;
   };
 
-  json out;
+  Json out;
   out["data"] = opt.csv.string();
   out["split"] = "benchmark (id % 20: 0-2 test, 3-5 validation, the rest train)";
   out["samples"] = opt.samples;
@@ -205,8 +139,8 @@ int main(int argc, char** argv) try {
 
   for (const auto& target : targets) {
     const auto y_test = test.column(target);
-    json col;
-    col["full"] = metrics_json(full.at(target).evaluate(test_archs, y_test));
+    Json col;
+    col["full"] = full.at(target).evaluate(test_archs, y_test);
     // The method's base must not be the target itself.
     std::string method_col = opt.method_base;
     if (method_col == target) {
@@ -214,8 +148,8 @@ int main(int argc, char** argv) try {
       method_col = std::next(it) == all_columns.end() ? all_columns.front() : *std::next(it);
     }
     col["method_base"] = method_col;
-    std::map<std::size_t, std::map<std::string, Mean>> curve;
-    std::map<std::size_t, json> chosen;
+    std::map<std::size_t, std::map<std::string, SeedMean>> curve;
+    std::map<std::size_t, Json> chosen;
     for (const auto seed : opt.seeds) {
       const auto subset = hwnas::random_subset(split.train, opt.samples.back(), seed);
       for (const auto n : opt.samples) {
@@ -249,7 +183,7 @@ int main(int argc, char** argv) try {
           hwnas::TransferReport report;
           const auto ensemble = hwnas::fine_tune_from<float>(bases, xa, ya, transfer, &report);
           curve[n]["finetune"].add(ensemble.evaluate(test_archs, y_test));
-          json kept = json::array();
+          Json kept = Json::array();
           for (const auto& c : report.candidates) {
             if (c.kept) kept.push_back(names[c.base]);
           }
@@ -265,11 +199,11 @@ int main(int argc, char** argv) try {
           curve[n]["method"].add(p.evaluate(test_archs, y_test));
         }
       }
-      progress(target + " seed " + std::to_string(seed));
+      clock.progress(target + " seed " + std::to_string(seed));
     }
-    json points = json::array();
+    Json points = Json::array();
     for (const auto& [n, by_strategy] : curve) {
-      json point{{"n", n}};
+      Json point{{"n", n}};
       for (const auto& [name, mean] : by_strategy) point[name] = mean.to_json();
       point["finetune"]["bases_per_seed"] = chosen[n];
       point["finetune_over_full"] = point["finetune"]["rmse_pct"].get<double>() / col["full"]["rmse_pct"].get<double>();
@@ -278,10 +212,13 @@ int main(int argc, char** argv) try {
     col["curve"] = points;
     out["columns"][target] = col;
   }
-  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << out.dump(2) << '\n';
+  out["seconds"] = clock.seconds();
+  args.emit(out);
   return 0;
-} catch (const std::exception& e) {
-  std::cerr << "finetune_curve: " << e.what() << '\n';
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hwnas_experiment::guarded("finetune_curve", [&] { return run(argc, argv); });
 }

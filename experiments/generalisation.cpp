@@ -1,10 +1,10 @@
-// Hardware generalisation (issue 6, docs/generalisation.md): leave one GPU
-// out of HELP's OFA latencies, train on the other GPUs' columns (every batch
-// size), predict each batch size of the held-out GPU from its fingerprint and
-// N measured samples. Prints one JSON object.
+// Hardware generalisation (docs/generalisation.md): leave one GPU out of
+// HELP's OFA latencies, train on the other GPUs' columns (every batch size),
+// predict each batch size of the held-out GPU from its fingerprint and N
+// measured samples. Prints one JSON object.
 //
 //   generalisation [CSV] [--full] [--gpus v100,..] [--samples 0,5,..] [--seeds 1,2,3]
-//                  [--devices FILE] [--reference FILE] [--fine-tune-from 100]
+//                  [--devices FILE] [--reference FILE] [--fine-tune-from 100] [--out FILE]
 //
 // Rows: the benchmark split; the 10 reference architectures (HELP's
 // fingerprint) leave the test rows. For a column, seed and N, the samples
@@ -27,38 +27,41 @@
 //                fingerprint.
 //
 // --full: 3 GPUs, N = 0, 5, 10, 20, 50, 100, 700, seeds 1..3, the baselines
-// (about 25 minutes on one core; tools/results.sh runs it). Without it: v100
-// held out, N = 0 and 20, seed 1, no baselines (about 2 minutes). Without the
-// CSV it prints a skip message and exits 0.
-#include <hwnas/io/device.hpp>
+// (about 25 minutes on one core; tools/results/run.sh runs it). Without it:
+// v100 held out, N = 0 and 20, seed 1, no baselines (about 2 minutes). The
+// CSV and the reference ids default to $HWNAS_DATA_DIR or the checkout's
+// ../shared/data; without them the program says "skipped: ..." and exits 77
+// (CTest: skipped). The device records (cores, memory, bandwidth of HELP's
+// GPUs) are examples/devices/help-gpus.json, the file the docs' examples use.
 #include <hwnas/hwnas.hpp>
-#include <nlohmann/json.hpp>
+#include <hwnas/io/device.hpp>
+#include <hwnas/io/json.hpp>
+
+#include "experiment_args.hpp"
+#include "seed_mean.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using hwnas::Architecture;
 using hwnas::DeviceDescriptor;
+using hwnas::Json;
 using Predictor = hwnas::LatencyPredictor<float>;
-using nlohmann::json;
-
-const std::filesystem::path kSource(HWNAS_SOURCE_DIR);
+using hwnas_experiment::SeedMean;
 
 struct Options {
-  std::filesystem::path csv = kSource / "../shared/data/help-ofa/ofa_gpu_latency.csv";
-  std::filesystem::path reference = kSource / "../shared/data/help-ofa/reference_arch_ids.txt";
-  std::filesystem::path devices = kSource / "examples/devices/help-gpus.json";
+  std::filesystem::path csv = hwnas_experiment::data_dir() / "help-ofa" / "ofa_gpu_latency.csv";
+  std::filesystem::path reference = hwnas_experiment::data_dir() / "help-ofa" / "reference_arch_ids.txt";
+  std::filesystem::path devices = std::filesystem::path(HWNAS_SOURCE_DIR) / "examples" / "devices" / "help-gpus.json";
+  bool full = false;
   std::vector<std::string> gpus{"2080ti", "titan_xp", "v100"};
   std::vector<std::size_t> samples{0, 5, 10, 20, 50, 100, 700};
   std::vector<std::uint64_t> seeds{1, 2, 3};
@@ -66,99 +69,33 @@ struct Options {
   bool baselines = true;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  if (std::find_if(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "--full"; }) == argv + argc) {
-    o.gpus = {"v100"};
-    o.samples = {0, 20};
-    o.seeds = {1};
-    o.baselines = false;
-  }
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw hwnas::InvalidArgument(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--full") {
-      continue;
-    } else if (a == "--gpus") {
-      o.gpus = split_list(value());
-    } else if (a == "--samples") {
-      o.samples.clear();
-      for (const auto& s : split_list(value())) o.samples.push_back(std::stoul(s));
-      std::sort(o.samples.begin(), o.samples.end());
-    } else if (a == "--seeds") {
-      o.seeds.clear();
-      for (const auto& s : split_list(value())) o.seeds.push_back(std::stoull(s));
-    } else if (a == "--devices") {
-      o.devices = value();
-    } else if (a == "--reference") {
-      o.reference = value();
-    } else if (a == "--fine-tune-from") {
-      o.fine_tune_from = std::stoul(value());
-    } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: generalisation [CSV] [--full] [--gpus v100,..] [--samples 0,5,..] [--seeds 1,2,3]\n"
-                   "                      [--devices FILE] [--reference FILE] [--fine-tune-from 100]\n";
-      std::exit(0);
-    } else if (!a.empty() && a[0] != '-') {
-      o.csv = a;
-    } else {
-      throw hwnas::InvalidArgument("unknown option " + a);
-    }
-  }
-  if (o.samples.empty() || o.seeds.empty() || o.gpus.empty()) {
-    throw hwnas::InvalidArgument("--gpus, --samples and --seeds must not be empty");
-  }
-  return o;
-}
-
 // The GPU of a column "<gpu>_<batch>".
 std::string gpu_of(const std::string& column) { return column.substr(0, column.rfind('_')); }
 
-// Mean over seeds of the four metrics.
-struct Mean {
-  double rmse_pct = 0, mape = 0, kendall = 0, spearman = 0;
-  std::size_t n = 0;
-  void add(const hwnas::RegressionMetrics& m) {
-    rmse_pct += m.rmse_pct, mape += m.mape, kendall += m.kendall, spearman += m.spearman;
-    ++n;
+int run(int argc, char** argv) {
+  Options opt;
+  if (!hwnas_experiment::Args::given(argc, argv, "--full")) {
+    opt.gpus = {"v100"};
+    opt.samples = {0, 20};
+    opt.seeds = {1};
+    opt.baselines = false;
   }
-  json to_json() const {
-    const double k = static_cast<double>(n);
-    return {{"rmse_pct", rmse_pct / k}, {"mape", mape / k}, {"kendall", kendall / k}, {"spearman", spearman / k}};
+  hwnas_experiment::Args args("generalisation", "Leave one GPU out: new devices from a fingerprint and N samples.");
+  args.positional("CSV", opt.csv, "HELP's ofa_gpu_latency.csv")
+      .flag("--full", opt.full, "3 GPUs held out, N = 0..700, seeds 1,2,3, the spec baselines")
+      .texts("--gpus", opt.gpus, "GPUs held out, one at a time (default: v100; all 3 with --full)")
+      .numbers("--samples", opt.samples, "values of N")
+      .numbers("--seeds", opt.seeds, "seeds of the sample draws and the training")
+      .path("--devices", opt.devices, "device records of the columns (examples/devices/help-gpus.json)")
+      .path("--reference", opt.reference, "ids of the reference architectures (HELP's)")
+      .number("--fine-tune-from", opt.fine_tune_from, "N from which adapt_to_device may fine-tune");
+  if (!args.parse(argc, argv)) return 0;
+  std::sort(opt.samples.begin(), opt.samples.end());
+  if (!hwnas_experiment::data_present({opt.csv, opt.reference},
+                                      "pass the dataset CSV as the first argument or set HWNAS_DATA_DIR")) {
+    return hwnas_experiment::kSkipped;
   }
-};
-
-json metrics_json(const hwnas::RegressionMetrics& m) {
-  Mean mean;
-  mean.add(m);
-  return mean.to_json();
-}
-
-}  // namespace
-
-int main(int argc, char** argv) try {
-  const Options opt = parse(argc, argv);
-  if (!std::filesystem::exists(opt.csv)) {
-    std::cout << "skipped: data not found: " << opt.csv.string()
-              << " (pass the dataset CSV as the first argument)\n";
-    return 0;
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto progress = [&](const std::string& what) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << "[" << static_cast<long>(s) << " s] " << what << '\n';
-  };
+  const hwnas_experiment::Stopwatch clock;
 
   const auto data = hwnas::Dataset::read_csv(opt.csv);
   const auto split = hwnas::benchmark_split(data);
@@ -199,17 +136,17 @@ int main(int argc, char** argv) try {
     if (needed_as_base) {
       auto one = hwnas::train_device_predictor<float>(data, split, space, {devices.at(c)}, reference_ids);
       bases.emplace(c, one.models().front());
-      progress("base " + c);
+      clock.progress("base " + c);
     }
     if (std::find(held_out_columns.begin(), held_out_columns.end(), c) != held_out_columns.end()) {
       Predictor p(space, hwnas::default_recipe().predictor);
       p.fit(train.archs(), train.column(c), val.archs(), val.column(c), hwnas::default_recipe().training);
       full.emplace(c, std::move(p));
-      progress("full " + c);
+      clock.progress("full " + c);
     }
   }
 
-  json out;
+  Json out;
   out["data"] = opt.csv.string();
   out["devices"] = opt.devices.string();
   out["reference_ids"] = reference_ids;
@@ -242,20 +179,20 @@ int main(int argc, char** argv) try {
       for (const auto& [name, kind] : kinds) {
         baselines.emplace(name, hwnas::train_device_predictor<float>(data, split, space, train_devices,
                                                                      reference_ids, kind.first, kind.second));
-        progress(gpu + " held out: baseline " + name);
+        clock.progress(gpu + " held out: baseline " + name);
       }
     }
     for (const auto& target : data.columns()) {
       if (gpu_of(target) != gpu) continue;
       const auto& device = devices.at(target);
       const auto y_test = test.column(target);
-      json col;
-      col["full"] = metrics_json(full.at(target).evaluate(test.archs(), y_test));
+      Json col;
+      col["full"] = full.at(target).evaluate(test.archs(), y_test);
       for (const auto& [name, b] : baselines) {
-        col["n0_" + name] = metrics_json(hwnas::evaluate(b.predict(device, test.archs()), y_test));
+        col["n0_" + name] = hwnas::evaluate(b.predict(device, test.archs()), y_test);
       }
-      std::map<std::size_t, std::map<std::string, Mean>> curve;
-      std::map<std::size_t, json> chosen_base;
+      std::map<std::size_t, std::map<std::string, SeedMean>> curve;
+      std::map<std::size_t, Json> chosen_base;
       std::map<std::size_t, std::size_t> fine_tuned;  // seeds where adapt_to_device fine-tuned
       for (const auto seed : opt.seeds) {
         const auto subset = hwnas::random_subset(pool, opt.samples.back(), seed);
@@ -284,14 +221,14 @@ int main(int argc, char** argv) try {
           curve[n]["adapt"].add(adapted.evaluate(test.archs(), y_test));
           fine_tuned[n] += report.fine_tuned ? 1 : 0;
         }
-        progress(target + " seed " + std::to_string(seed));
+        clock.progress(target + " seed " + std::to_string(seed));
       }
-      json points = json::array();
+      Json points = Json::array();
       for (const auto& [n, by_strategy] : curve) {
-        json point{{"n", n}, {"bases_per_seed", chosen_base[n]}, {"adapt_fine_tuned_seeds", fine_tuned[n]}};
+        Json point{{"n", n}, {"bases_per_seed", chosen_base[n]}, {"adapt_fine_tuned_seeds", fine_tuned[n]}};
         for (const auto& [name, mean] : by_strategy) {
           point[name] = mean.to_json();
-          point[name]["over_full"] = mean.rmse_pct / static_cast<double>(mean.n) / col["full"]["rmse_pct"].get<double>();
+          point[name]["over_full"] = mean.mean().rmse_pct / col["full"]["rmse_pct"].get<double>();
         }
         points.push_back(point);
       }
@@ -299,10 +236,13 @@ int main(int argc, char** argv) try {
       out["columns"][target] = col;
     }
   }
-  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << out.dump(2) << '\n';
+  out["seconds"] = clock.seconds();
+  args.emit(out);
   return 0;
-} catch (const std::exception& e) {
-  std::cerr << "generalisation: " << e.what() << '\n';
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hwnas_experiment::guarded("generalisation", [&] { return run(argc, argv); });
 }

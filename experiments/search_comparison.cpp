@@ -1,70 +1,62 @@
-// The method's NAS comparison on OFA's own artefacts (issue 5 §2): OFA's
-// evolutionary search on CompOFA fixed-kernel and elastic-kernel (w1.2, r in
-// 160..224 step 16), OFA's trained accuracy predictor as fitness, and as
-// latency (a) OFA's Note10 lookup tables, the ground truth here, (b) a
-// 400-400 MLP trained on 1000 LUT-labelled random architectures, (c) that
-// MLP with memoisation, (d) that MLP with memoisation and a safety margin.
-// Every winner is scored with the LUT. Prints one JSON object.
+// The method's NAS comparison on OFA's own artefacts: OFA's evolutionary
+// search on CompOFA fixed-kernel and elastic-kernel (w1.2, r in 160..224 step
+// 16), OFA's trained accuracy predictor as fitness, and as latency (a) OFA's
+// Note10 lookup tables, the ground truth here, (b) a 400-400 MLP trained on
+// 1000 LUT-labelled random architectures, (c) that MLP with memoisation, (d)
+// that MLP with memoisation and a safety margin. Every winner is scored with
+// the LUT. Prints one JSON object.
 //
-//   search_comparison [DATA_DIR] [--full]
+//   search_comparison [DATA_DIR] [--full] [--out FILE]
 //
 // Without --full: 2 seeds, 100 generations, the fixed-kernel space (a quick
 // check, run by CTest). With --full: 10 seeds, 500 generations, both spaces
-// (the numbers of docs/results.md; about 6 minutes on one core). Without
-// DATA_DIR/note10-lut and DATA_DIR/ofa-acc-predictor it prints a skip
-// message and exits 0.
+// (the numbers of docs/results.md; about 6 minutes on one core). DATA_DIR
+// defaults to $HWNAS_DATA_DIR or the checkout's ../shared/data; without its
+// note10-lut/ and ofa-acc-predictor/ the program says "skipped: ..." and
+// exits 77 (CTest: skipped).
 #include <hwnas/hwnas.hpp>
+#include <hwnas/io/json.hpp>
 #include <hwnas/io/lut.hpp>
 #include <hwnas/measure/adapter.hpp>
 #include <hwnas/measure/cpu_executor.hpp>
-#include <nlohmann/json.hpp>
+
+#include "experiment_args.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <cmath>
 #include <filesystem>
-#include <iostream>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace {
 
 using hwnas::Architecture;
-using nlohmann::json;
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using hwnas::Json;
 
 /// Mean wall time of one call of fn, in microseconds, over at least 0.2 s.
 template <class Fn>
 double microseconds_per_call(Fn&& fn) {
   std::size_t calls = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  while (calls < 10 || seconds_since(t0) < 0.2) {
+  const hwnas_experiment::Stopwatch clock;
+  while (calls < 10 || clock.seconds() < 0.2) {
     fn(calls);
     ++calls;
   }
-  return seconds_since(t0) * 1e6 / static_cast<double>(calls);
+  return clock.seconds() * 1e6 / static_cast<double>(calls);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::filesystem::path data = std::filesystem::path(HWNAS_SOURCE_DIR) / "../shared/data";
+int run(int argc, char** argv) {
+  std::filesystem::path data = hwnas_experiment::data_dir();
   bool full = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--full") {
-      full = true;
-    } else {
-      data = arg;
-    }
-  }
-  if (!std::filesystem::exists(data / "note10-lut") || !std::filesystem::exists(data / "ofa-acc-predictor")) {
-    std::cout << "skipped: " << (data / "note10-lut").string() << " or ofa-acc-predictor not found "
-              << "(pass the shared data folder as the first argument)\n";
-    return 0;
+  hwnas_experiment::Args args("search_comparison", "OFA's search with the LUT, an MLP, memoisation and a margin.");
+  args.positional("DATA_DIR", data, "the shared data folder (note10-lut/, ofa-acc-predictor/)")
+      .flag("--full", full, "10 seeds, 500 generations, both spaces (else 2, 100, fixed-kernel)");
+  if (!args.parse(argc, argv)) return 0;
+  if (!hwnas_experiment::data_present({data / "note10-lut", data / "ofa-acc-predictor"},
+                                      "pass the shared data folder as the first argument or set HWNAS_DATA_DIR")) {
+    return hwnas_experiment::kSkipped;
   }
   const std::vector<double> budgets{15, 20, 25, 30, 35};
   const std::size_t seeds = full ? 10 : 2;
@@ -76,7 +68,7 @@ int main(int argc, char** argv) {
   // networks are OFA networks.
   const auto accuracy = hwnas::import_torch_npy<float>(data / "ofa-acc-predictor", hwnas::MbConvSpace::ofa_mobilenet_v3(1.2));
 
-  json out = {{"seeds", seeds}, {"generations", generations}, {"budgets", budgets}, {"spaces", json::array()}};
+  Json out = {{"seeds", seeds}, {"generations", generations}, {"budgets", budgets}, {"spaces", Json::array()}};
   for (const auto& name : spaces) {
     const auto space = hwnas::MbConvSpace::preset(name, 1.2).with_resolutions(hwnas::ofa_search_resolutions());
     const hwnas::LutEstimator lut(space, tables);
@@ -98,7 +90,7 @@ int main(int argc, char** argv) {
     // The exact optimum per budget and the exact Pareto front (the
     // fixed-kernel space is enumerable).
     std::vector<double> optimum(budgets.size(), std::nan(""));
-    json exact_front = json::array();
+    Json exact_front = Json::array();
     if (name == "compofa-fixed") {
       const auto all = space.enumerate();
       const auto acc = accuracy.predict(all);
@@ -129,36 +121,36 @@ int main(int argc, char** argv) {
                                   {"mlp", true, false, 0.0},
                                   {"mlp+memo", true, true, 0.0},
                                   {"mlp+memo+margin", true, true, margin}};
-    json space_out = {{"space", name},
+    Json space_out = {{"space", name},
                       {"mlp_test_rmse_pct", mlp_test.rmse_pct},
                       {"mlp_test_spearman", mlp_test.spearman},
                       {"mlp_train_s", fit.seconds},
                       {"margin", margin},
-                      {"optimum", json::array()},
+                      {"optimum", Json::array()},
                       {"exact_front", exact_front},
-                      {"modes", json::array()}};
-    for (double o : optimum) space_out["optimum"].push_back(std::isnan(o) ? json(nullptr) : json(o));
+                      {"modes", Json::array()}};
+    for (double o : optimum) space_out["optimum"].push_back(std::isnan(o) ? Json(nullptr) : Json(o));
     for (const auto& mode : modes) {
-      json runs = json::array();
+      Json runs = Json::array();
       for (std::size_t seed = 0; seed < seeds; ++seed) {
         const hwnas::EvolutionFinder finder(space, {.generations = generations,
                                                     .budgets = budgets,
                                                     .latency_margin = mode.margin,
                                                     .seed = seed,
                                                     .memoize = mode.memoize});
-        const auto t0 = std::chrono::steady_clock::now();
+        const hwnas_experiment::Stopwatch search_clock;
         const auto r = mode.mlp ? finder.run(accuracy, mlp) : finder.run(accuracy, lut);
-        const double wall = seconds_since(t0);
-        json per_budget = json::array();
+        const double wall = search_clock.seconds();
+        Json per_budget = Json::array();
         for (const auto& b : r.budgets) {
           const double truth = lut.predict(b.best.arch);
           per_budget.push_back({{"budget", b.budget},
                                 {"accuracy", b.best.fitness},
                                 {"latency", b.best.latency},
                                 {"true_latency", truth},
-                                {"arch", json::parse(hwnas::arch_to_json(b.best.arch))}});
+                                {"arch", b.best.arch}});
         }
-        json front = json::array();  // seed 0's Pareto front, at the LUT's (true) latency
+        Json front = Json::array();  // seed 0's Pareto front, at the LUT's (true) latency
         if (seed == 0) {
           for (const auto& c : r.pareto) front.push_back({lut.predict(c.arch), c.fitness});
         }
@@ -188,6 +180,12 @@ int main(int argc, char** argv) {
       out["estimate_cost_us"] = {{"lut", lut_us}, {"mlp", mlp_us}, {"measure_cpu", live_us}};
     }
   }
-  std::cout << out.dump(1) << "\n";
+  args.emit(out);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hwnas_experiment::guarded("search_comparison", [&] { return run(argc, argv); });
 }
