@@ -23,6 +23,7 @@
 #include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/io/lut.hpp"
 #include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/search/evolution.hpp"
 

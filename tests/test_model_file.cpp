@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/predictor/npy.hpp"
 #include "test_support.hpp"
 
@@ -402,9 +403,7 @@ TEST_CASE("model file: ensemble files with a wrong member count, stray fields or
   // Members of different spaces: each is a valid predictor, the ensemble is not.
   PredictorOptions po;
   po.hidden = {4};
-  detail::ModelWriter w;
-  w.string("writer", "test");
-  w.string("kind", "latency-ensemble");
+  detail::ModelWriter w("latency-ensemble");
   w.int64("members", 2);
   detail::write_predictor_fields(w, LatencyPredictor<float>(MbConvSpace::ofa_mobilenet_v3(), po), "member0.");
   detail::write_predictor_fields(w, LatencyPredictor<float>(MbConvSpace::ofa_proxyless(), po), "member1.");

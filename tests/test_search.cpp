@@ -10,6 +10,7 @@
 #include "hwnas/io/lut.hpp"
 #include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/search/evolution.hpp"
 #include "test_support.hpp"
 

@@ -22,6 +22,7 @@
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/predictor/model_file.hpp"
 #include "hwnas/predictor/npy.hpp"
+#include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/predictor/transfer.hpp"
 #include "hwnas/predictor/tune.hpp"
 #include "hwnas/random.hpp"
