@@ -64,36 +64,9 @@ std::vector<std::size_t> iota(std::size_t n) {
 }
 
 // A unique empty folder under the system temp folder, removed on destruction.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    hwnas::Rng rng(
-        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-    path = std::filesystem::temp_directory_path() / ("hwnas_test_dataset_" + std::to_string(rng()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using hwnas_test::TempDir;
 
-void check_same(const Dataset& a, const Dataset& b) {
-  REQUIRE(a.size() == b.size());
-  CHECK(a.columns() == b.columns());
-  CHECK(a.ids() == b.ids());
-  CHECK(a.archs() == b.archs());
-  CHECK(a.num_slots() == b.num_slots());
-  CHECK(a.num_stages() == b.num_stages());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    for (std::size_t c = 0; c < a.columns().size(); ++c) {
-      CHECK(std::bit_cast<std::uint64_t>(a.latency(i, c)) ==
-            std::bit_cast<std::uint64_t>(b.latency(i, c)));
-    }
-  }
-}
+void check_same(const Dataset& a, const Dataset& b) { hwnas_test::check_same_dataset(a, b); }
 
 }  // namespace
 
@@ -198,7 +171,7 @@ TEST_CASE("dataset: parse -> to_csv -> parse is bit-exact") {
 
 TEST_CASE("dataset: write_csv then read_csv leaves no temp files") {
   TempDir dir;
-  const auto file = dir.path / "latency.csv";
+  const auto file = dir / "latency.csv";
   const Dataset d = Dataset::parse_csv(kSmall);
   d.write_csv(file);
   const Dataset back = Dataset::read_csv(file);
@@ -208,18 +181,18 @@ TEST_CASE("dataset: write_csv then read_csv leaves no temp files") {
   back.subset(std::vector<std::size_t>{1}).write_csv(file);
   CHECK(Dataset::read_csv(file).size() == 1);
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     names.push_back(entry.path().filename().string());
   }
   CHECK(names == std::vector<std::string>{"latency.csv"});
 
-  CHECK_THROWS_AS(Dataset::read_csv(dir.path / "missing.csv"), hwnas::IoError);
-  CHECK_THROWS_AS(d.write_csv(dir.path / "no_such_folder" / "x.csv"), hwnas::IoError);
+  CHECK_THROWS_AS(Dataset::read_csv(dir / "missing.csv"), hwnas::IoError);
+  CHECK_THROWS_AS(d.write_csv(dir / "no_such_folder" / "x.csv"), hwnas::IoError);
 }
 
 TEST_CASE("dataset: read_csv names the file in errors") {
   TempDir dir;
-  const auto file = dir.path / "empty.csv";
+  const auto file = dir / "empty.csv";
   hwnas::detail::write_file_atomic(file, "");
   CHECK_THROWS_WITH_AS(Dataset::read_csv(file),
                        doctest::Contains((file.string() + ": file is empty").c_str()),

@@ -3,7 +3,6 @@
 // with its message, fuzzed truncations and byte flips, and no temp files
 // left behind.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -34,34 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A fresh folder under the system temp folder, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("hwnas-test-model-file-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  /// The names in the folder, sorted (hidden temp files included).
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
- private:
-  fs::path path_;
-};
+using hwnas_test::TempDir;
 
 /// doctest::Contains for a std::string message.
 doctest::Contains has(const std::string& text) { return doctest::Contains(text.c_str()); }

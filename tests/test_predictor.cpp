@@ -13,35 +13,8 @@ using namespace hwnas;
 
 namespace {
 
-// A latency with the structure of a real one: a cost per active layer that
-// grows with kernel and expand ratio, scaled by the resolution.
-double synthetic_latency(const MbConvSpace& space, const Architecture& a) {
-  double ms = 1.0;
-  for (std::size_t i = 0; i < space.num_slots(); ++i) {
-    if (space.is_active(a, i)) ms += 0.02 * a.ks[i] + 0.05 * a.e[i] + 0.01 * static_cast<double>(space.stage_of(i));
-  }
-  return ms * (a.r / 224.0) * (a.r / 224.0);
-}
-
-struct Synthetic {
-  std::vector<Architecture> train, val, test;
-  std::vector<double> y_train, y_val, y_test;
-};
-
-Synthetic make_synthetic(const MbConvSpace& space, std::size_t n_train, std::uint64_t seed) {
-  Synthetic s;
-  Rng rng(seed);
-  auto fill = [&](std::vector<Architecture>& a, std::vector<double>& y, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      a.push_back(space.sample(rng));
-      y.push_back(synthetic_latency(space, a.back()));
-    }
-  };
-  fill(s.train, s.y_train, n_train);
-  fill(s.val, s.y_val, 200);
-  fill(s.test, s.y_test, 300);
-  return s;
-}
+using hwnas_test::make_synthetic;
+using hwnas_test::Synthetic;
 
 TrainOptions quick(std::size_t epochs) {
   TrainOptions o;
@@ -91,7 +64,7 @@ LatencyPredictor<Scalar> linear_only(LatencyPredictor<Scalar> p) {
 
 TEST_CASE("predictor: learns a known latency function") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 1500, 1);
+  const auto data = make_synthetic(space, 1500, 200, 300, 1);
   // One bit per resolution: the 8 bins would merge resolutions whose
   // latencies differ by up to 15 % here.
   LatencyPredictor<float> p(space, {.encoding = {.resolution = ResolutionEncoding::one_hot}, .hidden = {64, 64}});
@@ -139,7 +112,7 @@ TEST_CASE("predictor: the paper recipe is the method's") {
 
 TEST_CASE("predictor: deterministic for a seed") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 300, 2);
+  const auto data = make_synthetic(space, 300, 200, 300, 2);
   auto train = [&](std::uint64_t seed) {
     LatencyPredictor<float> p(space, {.hidden = {32}});
     auto o = quick(5);
@@ -153,7 +126,7 @@ TEST_CASE("predictor: deterministic for a seed") {
 
 TEST_CASE("predictor: stop reasons") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 300, 3);
+  const auto data = make_synthetic(space, 300, 200, 300, 3);
 
   LatencyPredictor<float> p(space, {.hidden = {32}});
   auto o = quick(50);
@@ -191,7 +164,7 @@ TEST_CASE("predictor: stop reasons") {
 
 TEST_CASE("predictor: fine-tuning keeps the frozen layers bit-identical") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto base = make_synthetic(space, 400, 4);
+  const auto base = make_synthetic(space, 400, 200, 300, 4);
   LatencyPredictor<float> p(space, {.hidden = {32, 32}});
   p.fit(base.train, base.y_train, {}, {}, quick(5));
   const auto before = p.network().parameters();
@@ -212,7 +185,7 @@ TEST_CASE("predictor: fine-tuning keeps the frozen layers bit-identical") {
 
 TEST_CASE_TEMPLATE("predictor: single, batch and threaded predictions agree", Scalar, float, double) {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 300, 5);
+  const auto data = make_synthetic(space, 300, 200, 300, 5);
   LatencyPredictor<Scalar> p(space, {.hidden = {48, 48}, .target = TargetTransform::log_standardize, .linear = true});
   p.fit(data.train, data.y_train, {}, {}, quick(3));
   REQUIRE(p.linear_weights().size() == 128 + 120 + 1);

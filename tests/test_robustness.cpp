@@ -275,23 +275,6 @@ struct ArchChecker {
   }
 };
 
-void check_same_dataset(const Dataset& a, const Dataset& b, const std::string& input) {
-  INFO("input:\n" << shown(input));
-  REQUIRE(a.size() == b.size());
-  CHECK(a.columns() == b.columns());
-  CHECK(a.ids() == b.ids());
-  CHECK(a.archs() == b.archs());
-  CHECK(a.num_slots() == b.num_slots());
-  CHECK(a.num_stages() == b.num_stages());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    for (std::size_t c = 0; c < a.columns().size(); ++c) {
-      // Bit-identical, -0 included.
-      CHECK(std::signbit(a.latency(i, c)) == std::signbit(b.latency(i, c)));
-      CHECK(a.latency(i, c) == b.latency(i, c));
-    }
-  }
-}
-
 /// Fuzzes Dataset::parse_csv from `seeds`; returns how many mutants parsed.
 std::size_t fuzz_csv(std::vector<std::string> seeds, std::uint64_t seed, int iterations) {
   Mutator mutator(std::move(seeds), seed);
@@ -307,7 +290,8 @@ std::size_t fuzz_csv(std::vector<std::string> seeds, std::uint64_t seed, int ite
     REQUIRE_MESSAGE(text.has_value(), "to_csv failed\n--- input\n" << shown(input));
     const auto again = parse_or_error("Dataset::parse_csv(to_csv)", *text, [&] { return Dataset::parse_csv(*text); });
     REQUIRE_MESSAGE(again.has_value(), "to_csv output does not parse:\n" << shown(*text));
-    check_same_dataset(*data, *again, input);
+    INFO("input:\n" << shown(input));
+    hwnas_test::check_same_dataset(*data, *again);
     CHECK(again->to_csv() == *text);
     for (const auto& a : data->archs()) archs.check(a, input, false);
   }
@@ -328,7 +312,10 @@ std::string small_csv() {
     const auto a = space.sample(rng);
     h += std::to_string(i * 7 - 3);
     for (const auto* part : {&a.ks, &a.e, &a.d}) {
-      for (int v : *part) h += "," + std::to_string(v);
+      for (int v : *part) {
+        h += ',';
+        h += std::to_string(v);
+      }
     }
     h += "," + std::to_string(a.r) + "," + std::to_string(i + 1) + ".25,1e-3\n";
   }

@@ -9,38 +9,14 @@
 #include <stdexcept>
 
 #include "hwnas/predictor/tune.hpp"
+#include "test_support.hpp"
 
 using namespace hwnas;
 
 namespace {
 
-// A latency with the structure of a real one (as in test_predictor.cpp).
-double synthetic_latency(const MbConvSpace& space, const Architecture& a) {
-  double ms = 1.0;
-  for (std::size_t i = 0; i < space.num_slots(); ++i) {
-    if (space.is_active(a, i)) ms += 0.02 * a.ks[i] + 0.05 * a.e[i] + 0.01 * static_cast<double>(space.stage_of(i));
-  }
-  return ms * (a.r / 224.0) * (a.r / 224.0);
-}
-
-struct Synthetic {
-  std::vector<Architecture> train, val;
-  std::vector<double> y_train, y_val;
-};
-
-Synthetic make_synthetic(const MbConvSpace& space, std::size_t n_train, std::size_t n_val, std::uint64_t seed) {
-  Synthetic s;
-  Rng rng(seed);
-  auto fill = [&](std::vector<Architecture>& a, std::vector<double>& y, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      a.push_back(space.sample(rng));
-      y.push_back(synthetic_latency(space, a.back()));
-    }
-  };
-  fill(s.train, s.y_train, n_train);
-  fill(s.val, s.y_val, n_val);
-  return s;
-}
+using hwnas_test::make_synthetic;
+using hwnas_test::Synthetic;
 
 // 3 x 2 x 2 = 12 trials, rungs at 1, 3, 9 epochs; one learning rate too
 // small to learn much so that ASHA has something to stop.
@@ -150,7 +126,7 @@ TEST_CASE("tune: a decision waits for every earlier trial") {
 
 TEST_CASE("tune: validates its options") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 40, 10, 1);
+  const auto data = make_synthetic(space, 40, 10, 0, 1);
   const LatencyPredictor<float> proto(space, {.hidden = {4}});
   auto fails = [&](TuneOptions o, const char* what) {
     CAPTURE(what);
@@ -202,7 +178,7 @@ TEST_CASE("tune: validates its options") {
 
 TEST_CASE("tune: stops the weak trials and picks the best finished one") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 200, 60, 2);
+  const auto data = make_synthetic(space, 200, 60, 0, 2);
   const LatencyPredictor<float> proto(space, {.hidden = {16}});
   auto o = small_grid();
   std::size_t calls = 0;
@@ -288,7 +264,7 @@ TEST_CASE("tune: stops the weak trials and picks the best finished one") {
 
 TEST_CASE("tune: the result does not depend on the number of threads") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 200, 60, 4);
+  const auto data = make_synthetic(space, 200, 60, 0, 4);
   auto o = small_grid();
   {
     const LatencyPredictor<float> proto(space, {.hidden = {16}});
@@ -314,7 +290,7 @@ TEST_CASE("tune: the result does not depend on the number of threads") {
 
 TEST_CASE("tune: grace_period == max_epochs runs every trial to the end") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  const auto data = make_synthetic(space, 100, 30, 5);
+  const auto data = make_synthetic(space, 100, 30, 0, 5);
   const LatencyPredictor<float> proto(space, {.hidden = {8}});
   auto o = small_grid();
   o.grace_period = o.max_epochs = 2;
@@ -327,7 +303,7 @@ TEST_CASE("tune: grace_period == max_epochs runs every trial to the end") {
 
 TEST_CASE("tune: exceptions in the workers reach the caller") {
   const auto space = MbConvSpace::ofa_mobilenet_v3();
-  auto data = make_synthetic(space, 100, 30, 6);
+  auto data = make_synthetic(space, 100, 30, 0, 6);
   const LatencyPredictor<float> proto(space, {.hidden = {8}});
   auto o = small_grid();
   o.threads = 3;

@@ -7,7 +7,10 @@
 #include <hwnas/io/arch.hpp>
 #endif
 
+#include <filesystem>
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main() {
   hwnas::Rng rng(42);
@@ -19,6 +22,16 @@ int main() {
   }
   const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3();
   const auto arch = space.sample(rng);
+  // Functions whose code GCC 12 once warned about (-Wrestrict) in a
+  // consumer's -Werror build: validation messages, big counts, atomic writes.
+  space.validate(arch);
+  if (space.count().to_string().empty()) return 1;
+  hwnas::Dataset data(std::vector<std::string>{"latency"});
+  const double latency[] = {1.5};
+  data.add_row(0, arch, latency);
+  const auto csv = std::filesystem::temp_directory_path() / ("hwnas-consumer-" + std::to_string(rng()) + ".csv");
+  data.write_csv(csv);
+  std::filesystem::remove(csv);
   const hwnas::Encoder encoder(space);
   const auto features = encoder.encode_batch<float>(std::vector<hwnas::Architecture>{arch});
 #ifdef HWNAS_CONSUMER_IO

@@ -41,8 +41,15 @@ inline void write_file_atomic(const std::filesystem::path& path, std::string_vie
   std::FILE* file = nullptr;
   fs::path tmp;
   for (int attempt = 0; attempt < 100 && !file; ++attempt) {
-    tmp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(salt) + "-" +
-                 std::to_string(counter.fetch_add(1)));
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, its bug 105329)
+    // about "literal" + std::string in a consumer's -O2 -Werror build.
+    std::string name(1, '.');
+    name += path.filename().string();
+    name += ".tmp-";
+    name += std::to_string(salt);
+    name += '-';
+    name += std::to_string(counter.fetch_add(1));
+    tmp = dir / name;
     file = std::fopen(tmp.string().c_str(), "wbx");  // C11 "x": fails if it exists
     if (!file && errno != EEXIST) break;
   }

@@ -515,7 +515,9 @@ inline void MbConvSpace::validate(const Architecture& arch) const {
   }
   for (std::size_t i = 0; i < num_slots_; ++i) {
     const std::size_t s = slot_stage_[i];
-    const std::string idx = "[" + std::to_string(i) + "]";
+    std::string idx(1, '[');  // not "[" + ...: GCC 12's -Wrestrict false positive (bug 105329)
+    idx += std::to_string(i);
+    idx += ']';
     const int ks = arch.ks[i], e = arch.e[i];
     if (!is_active(arch, i)) {
       // Don't-care slots: 0 (canonical) or any value the supernet knows.
