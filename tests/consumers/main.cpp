@@ -32,6 +32,12 @@ int main() {
   const auto csv = std::filesystem::temp_directory_path() / ("hwnas-consumer-" + std::to_string(rng()) + ".csv");
   data.write_csv(csv);
   std::filesystem::remove(csv);
+  // A predictor trained with the default options (their default argument
+  // once tripped GCC 12's -Wmaybe-uninitialized).
+  hwnas::LatencyPredictor<float> predictor(space, {.hidden = {4}});
+  const std::vector<hwnas::Architecture> archs{arch, space.sample(rng)};
+  const std::vector<double> latencies{1.0, 2.0};
+  (void)predictor.fit(archs, latencies);
   const hwnas::Encoder encoder(space);
   const auto features = encoder.encode_batch<float>(std::vector<hwnas::Architecture>{arch});
 #ifdef HWNAS_CONSUMER_IO

@@ -355,12 +355,7 @@ inline NetConfig parse_net_config(std::string_view text, int resolution, const s
     out.layers.push_back(l);
   };
   auto pool = [&] {
-    Layer p;
-    p.kind = LayerKind::pool;
-    p.in_size = size;
-    p.out_size = 1;
-    p.in_channels = p.out_channels = channels;
-    out.layers.push_back(p);
+    out.layers.push_back(global_pool(size, channels));
     size = 1;
   };
 

@@ -395,7 +395,7 @@ struct AdaptReport {
 template <class Scalar>
 PredictorEnsemble<Scalar> adapt_to_device(const DevicePredictor<Scalar>& model, const DeviceDescriptor& target,
                                           std::span<const Architecture> archs, std::span<const double> latencies,
-                                          const AdaptOptions& options = {}, AdaptReport* report = nullptr) {
+                                          const AdaptOptions& options = AdaptOptions(), AdaptReport* report = nullptr) {
   if (!(options.holdout > 0 && options.holdout < 1)) {
     throw InvalidArgument("adapt_to_device: holdout must lie in (0, 1), found " + std::to_string(options.holdout));
   }

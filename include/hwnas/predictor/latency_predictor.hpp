@@ -73,13 +73,15 @@ class LatencyPredictor {
 
   /// Trains from scratch (weights initialised from options.seed). Targets in
   /// ms, finite and positive. Validation data (optional) drives keep_best,
-  /// early stopping and the report's curve.
+  /// early stopping and the report's curve. (Defaults are TrainOptions(), not
+  /// {}: GCC 12 warns, -Wmaybe-uninitialized, about a braced temporary of an
+  /// aggregate with a base in a consumer's -O3 -Wall build.)
   FitReport fit(std::span<const Architecture> archs, std::span<const double> latencies,
                 std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
-                const TrainOptions& options = {});
+                const TrainOptions& options = TrainOptions());
   /// fit() on the train and validation rows of a split of one device column.
   FitReport fit(const Dataset& data, std::string_view column, const Split& split,
-                const TrainOptions& options = {});
+                const TrainOptions& options = TrainOptions());
   /// fit() on rows of several devices: `hardware` holds a row of
   /// encoder().options().hardware_features values per architecture
   /// (row-major), `val_hardware` the same for the validation rows. This is
@@ -87,7 +89,7 @@ class LatencyPredictor {
   FitReport fit_with_hardware(std::span<const Architecture> archs, std::span<const double> hardware,
                               std::span<const double> latencies, std::span<const Architecture> val_archs,
                               std::span<const double> val_hardware, std::span<const double> val_latencies,
-                              const TrainOptions& options = {});
+                              const TrainOptions& options = TrainOptions());
 
   /// Keeps the weights, re-fits the target scaling on the new device's
   /// latencies (choosing again with options.choose_linear), re-fits the
@@ -95,7 +97,7 @@ class LatencyPredictor {
   /// options.frozen_layers (the method freezes 2).
   FitReport fine_tune(std::span<const Architecture> archs, std::span<const double> latencies,
                       std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
-                      const TrainOptions& options = {});
+                      const TrainOptions& options = TrainOptions());
 
   /// Latency of one architecture in ms; no heap allocation for hidden layers
   /// up to kMaxFastWidth units.

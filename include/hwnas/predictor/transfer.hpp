@@ -100,7 +100,7 @@ inline LineFit fit_line(std::span<const double> p, std::span<const double> y) {
 template <class Scalar>
 PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar>> bases,
                                          std::span<const Architecture> archs, std::span<const double> latencies,
-                                         const TransferOptions& options = {}, TransferReport* report = nullptr) {
+                                         const TransferOptions& options = TransferOptions(), TransferReport* report = nullptr) {
   const auto start = std::chrono::steady_clock::now();
   if (bases.empty()) throw InvalidArgument("fine_tune_from: no base predictors");
   if (options.candidates == 0 || options.keep == 0 || options.keep > options.candidates) {

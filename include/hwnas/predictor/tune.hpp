@@ -100,7 +100,7 @@ std::vector<std::size_t> asha_rungs(std::size_t grace_period, std::size_t reduct
 template <class Scalar = float>
 TuneReport tune(const LatencyPredictor<Scalar>& prototype, std::span<const Architecture> train,
                 std::span<const double> y_train, std::span<const Architecture> val,
-                std::span<const double> y_val, const TuneOptions& options = {});
+                std::span<const double> y_val, const TuneOptions& options = TuneOptions());
 
 // ---------------------------------------------------------------------------
 

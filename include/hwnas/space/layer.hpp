@@ -100,6 +100,16 @@ struct NetworkCost {
   std::int64_t params = 0;
 };
 
+/// Global average pooling of a size x size x channels map to 1 x 1.
+inline Layer global_pool(int size, int channels) {
+  Layer p;
+  p.kind = LayerKind::pool;
+  p.in_size = size;
+  p.out_size = 1;
+  p.in_channels = p.out_channels = channels;
+  return p;
+}
+
 inline NetworkCost network_cost(const std::vector<Layer>& layers) noexcept {
   NetworkCost c;
   for (const Layer& l : layers) {

@@ -723,12 +723,7 @@ inline std::vector<Layer> MbConvSpace::layers(const Architecture& arch) const {
     channels = out_channels;
   };
   auto pool = [&] {
-    Layer p;
-    p.kind = LayerKind::pool;
-    p.in_size = size;
-    p.out_size = 1;
-    p.in_channels = p.out_channels = channels;
-    out.push_back(p);
+    out.push_back(global_pool(size, channels));
     size = 1;
   };
   if (mbv3) {
