@@ -1,0 +1,266 @@
+// The pieces the command groups share: option groups, validators, loading
+// a dataset and its split, progress lines and output helpers.
+#include "common.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#if defined(_WIN32)
+#include <io.h>
+#else
+#include <unistd.h>
+#endif
+
+#include "hwnas/io/arch.hpp"
+#include "hwnas/io/lut.hpp"
+
+namespace hwnas_cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool stderr_is_terminal() {
+#if defined(_WIN32)
+  return _isatty(_fileno(stderr)) != 0;
+#else
+  return ::isatty(STDERR_FILENO) != 0;
+#endif
+}
+
+}  // namespace
+
+const CLI::Validator& non_negative() {
+  // CLI::NonNegativeNumber would print DBL_MAX in full.
+  static const CLI::Validator v(
+      [](std::string& value) {
+        const auto first = value.find_first_not_of(" \t");
+        return first != std::string::npos && value[first] == '-' ? "must not be negative, found " + value
+                                                                   : std::string();
+      },
+      "NON-NEGATIVE");
+  return v;
+}
+
+const CLI::Validator& positive() {
+  static const CLI::Validator v(
+      [](std::string& value) {
+        const auto first = value.find_first_not_of(" \t");
+        const bool negative = first != std::string::npos && value[first] == '-';
+        const bool zero = first != std::string::npos && value.find_first_not_of("0 \t", first) == std::string::npos;
+        return negative || zero ? "must be positive, found " + value : std::string();
+      },
+      "POSITIVE");
+  return v;
+}
+
+void add_json_flag(CLI::App& cmd, bool& as_json) {
+  cmd.add_flag("--json", as_json, "print one JSON object on stdout");
+}
+
+void add_progress_flag(CLI::App& cmd, bool& progress) {
+  cmd.add_flag("--progress", progress,
+               "progress lines on stderr even when it is not a terminal (they are shown on a terminal anyway)");
+}
+
+void SpaceArgs::add_to(CLI::App& cmd, bool required) {
+  auto* opt = cmd.add_option("--space", space, "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless");
+  if (required) {
+    opt->required();
+  } else {
+    opt->capture_default_str();
+  }
+  cmd.add_option("--width", width,
+                 "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
+      ->capture_default_str();
+  cmd.add_option("--resolutions", resolutions, "comma-separated resolution list (default: 128..224 step 4)")
+      ->delimiter(',');
+}
+
+MbConvSpace SpaceArgs::make() const {
+  auto s = MbConvSpace::preset(space, width);
+  return resolutions.empty() ? s : s.with_resolutions(resolutions);
+}
+
+std::vector<Architecture> load_archs(const std::string& arg) {
+  if (!arg.empty() && arg[0] == '@') return hwnas::read_arch_file(arg.substr(1));
+  return hwnas::parse_arch_list(arg, "--arch");
+}
+
+hwnas::LookupTables load_luts(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return hwnas::read_lut_folder(path);
+  return hwnas::read_lut_json(path);
+}
+
+void DataArgs::add_to(CLI::App& cmd, bool split_all, bool target_required) {
+  cmd.add_option("--data", csv, "dataset CSV (docs/dataset.md)")->required();
+  cmd.add_option("--target", target, "device column of the CSV to predict")->required(target_required);
+  cmd.add_option("--split", split,
+                 std::string("benchmark (id % 20), random:SEED (70/15/15), ids:A-B,[C-D,]E-F (id ranges of train, "
+                             "validation, test)") +
+                     (split_all ? " or all (every row)" : ""))
+      ->capture_default_str();
+}
+
+std::pair<std::vector<Architecture>, std::vector<double>> Table::rows(std::span<const std::size_t> which,
+                                                                     const MbConvSpace& space,
+                                                                     const std::string& csv) const {
+  std::pair<std::vector<Architecture>, std::vector<double>> out;
+  out.first.reserve(which.size());
+  out.second.reserve(which.size());
+  for (auto r : which) {
+    const auto& a = data.archs()[r];
+    try {
+      space.validate(a);
+    } catch (const hwnas::InvalidArgument& e) {
+      throw hwnas::InvalidArgument(csv + ": row with id " + std::to_string(data.ids()[r]) + ": " + e.what());
+    }
+    out.first.push_back(a);
+    out.second.push_back(y[r]);
+  }
+  return out;
+}
+
+Table load_table(const DataArgs& args, bool allow_all, const char* who) {
+  Table t;
+  try {
+    t.choice = hwnas::SplitSpec::parse(args.split);  // before reading: a typo fails fast
+  } catch (const hwnas::InvalidArgument& e) {
+    throw hwnas::InvalidArgument(std::string("--") + e.what());
+  }
+  if (!allow_all && t.choice.kind == hwnas::SplitSpec::Kind::all) {
+    throw hwnas::InvalidArgument(std::string("--split all: ") + who +
+                                 " needs train, validation and test rows; use benchmark or random:SEED");
+  }
+  t.data = hwnas::Dataset::read_csv(args.csv);
+  try {
+    t.y = t.data.column(args.target);
+  } catch (const hwnas::InvalidArgument& e) {
+    throw hwnas::InvalidArgument(args.csv + ": " + e.what());
+  }
+  t.split = t.choice.apply(t.data);
+  return t;
+}
+
+void require_rows(std::size_t n, const char* part, const Table& t, const DataArgs& args) {
+  if (n == 0) {
+    throw hwnas::InvalidArgument("--split " + t.choice.text + ": no " + part + " rows in '" + args.csv + "' (" +
+                                 std::to_string(t.data.size()) + " rows)");
+  }
+}
+
+void check_output_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw hwnas::IoError("-o: cannot write '" + path + "': folder '" + dir.string() + "' does not exist");
+  }
+  if (fs::is_directory(p, ec)) throw hwnas::IoError("-o: '" + path + "' is a folder");
+}
+
+hwnas::Recipe make_recipe(const std::string& name, std::size_t epochs, std::uint64_t seed) {
+  auto recipe = hwnas::recipe_from_string(name);
+  if (epochs > 0) {
+    recipe.training.epochs = epochs;
+    if (recipe.training.schedule.kind == hwnas::LearningRateSchedule::Kind::cosine) {
+      recipe.training.schedule.total_epochs = epochs;
+    }
+  }
+  recipe.training.seed = seed;
+  return recipe;
+}
+
+void print_json(const Json& j) { std::cout << hwnas::dump_json(j) << '\n'; }
+
+void print_predictions(const std::vector<double>& values, const Json& fields, bool as_json) {
+  if (as_json) {
+    Json j = {{"predictions", values}};
+    j.update(fields);
+    print_json(j);
+    return;
+  }
+  std::cout << std::setprecision(6);
+  for (double v : values) std::cout << v << '\n';
+}
+
+std::string metrics_text(const hwnas::RegressionMetrics& m) {
+  char s[400];
+  std::snprintf(s, sizeof s,
+                "RMSE %.4g ms (%.2f %%), MAE %.4g ms, MAPE %.2f %%, median APE %.2f %%, within 5 %% %.1f %%, "
+                "within 10 %% %.1f %%, Kendall %.4f, Spearman %.4f (%zu rows)",
+                m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, m.within5, m.within10, m.kendall, m.spearman, m.n);
+  return s;
+}
+
+std::string fit_text(const hwnas::FitReport& r) {
+  std::ostringstream s;
+  s << r.epochs << " epoch" << (r.epochs == 1 ? "" : "s") << " in " << std::fixed << std::setprecision(2)
+    << r.seconds << " s (" << hwnas::to_string(r.stop_reason) << ")" << std::defaultfloat;
+  if (!r.validation_rmse.empty()) {
+    s << ", best validation RMSE " << std::setprecision(4) << r.best_validation_rmse << " ms at epoch "
+      << r.best_epoch + 1;
+  }
+  return s.str();
+}
+
+void warn_if_diverged(const hwnas::FitReport& r) {
+  if (r.stop_reason == hwnas::StopReason::non_finite) {
+    std::cerr << "hwnas: warning: training diverged (non-finite loss) after " << r.epochs
+              << " epochs; the last finite weights are kept. Try a smaller learning rate.\n";
+  }
+}
+
+Progress::Progress(bool forced) : on_(forced || stderr_is_terminal()) {}
+
+std::function<bool(const hwnas::EpochInfo&)> Progress::epoch_hook(std::size_t total) const {
+  if (!on_) return {};
+  return [total, last = Clock::now()](const hwnas::EpochInfo& e) mutable {
+    const auto now = Clock::now();
+    if (now - last < std::chrono::seconds(1) && e.epoch + 1 != total) return false;
+    last = now;
+    char line[160];
+    if (std::isnan(e.validation_rmse)) {
+      std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f", e.epoch + 1, total, e.train_loss);
+    } else {
+      std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f  val RMSE %.4g ms", e.epoch + 1, total,
+                    e.train_loss, e.validation_rmse);
+    }
+    std::cerr << line << std::endl;
+    return false;
+  };
+}
+
+void Progress::line(const std::string& text) const {
+  if (on_) std::cerr << text << std::endl;
+}
+
+std::function<bool(const hwnas::measure::BuildProgress&)> Progress::build_hook(const std::string& what) const {
+  if (!on_) return {};
+  const bool tty = stderr_is_terminal();
+  return [what, tty, last = Clock::time_point{}](const hwnas::measure::BuildProgress& p) mutable {
+    const auto now = Clock::now();
+    const bool end = p.done == p.total;
+    if (!end && now - last < (tty ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10000))) return false;
+    last = now;
+    const int width = 30;
+    const int filled = p.total == 0 ? width : static_cast<int>(width * p.done / p.total);
+    char eta[32] = "?";
+    if (!std::isnan(p.eta_s)) std::snprintf(eta, sizeof eta, "%.0f s", p.eta_s);
+    char text[200];
+    std::snprintf(text, sizeof text, "%s [%s%s] %zu/%zu, %.0f s, ETA %s", what.c_str(),
+                  std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(), p.done, p.total, p.elapsed_s,
+                  eta);
+    std::cerr << (tty ? "\r" : "") << text << (tty && !end ? "" : "\n") << std::flush;
+    return false;
+  };
+}
+
+}  // namespace hwnas_cli
