@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +14,8 @@
 #else
 #include <unistd.h>
 #endif
+
+#include <fmt/core.h>
 
 #include "hwnas/io/arch.hpp"
 #include "hwnas/io/lut.hpp"
@@ -191,12 +192,10 @@ void print_predictions(const std::vector<double>& values, const Json& fields, bo
 }
 
 std::string metrics_text(const hwnas::RegressionMetrics& m) {
-  char s[400];
-  std::snprintf(s, sizeof s,
-                "RMSE %.4g ms (%.2f %%), MAE %.4g ms, MAPE %.2f %%, median APE %.2f %%, within 5 %% %.1f %%, "
-                "within 10 %% %.1f %%, Kendall %.4f, Spearman %.4f (%zu rows)",
-                m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, m.within5, m.within10, m.kendall, m.spearman, m.n);
-  return s;
+  return fmt::format(
+      "RMSE {:.4g} ms ({:.2f} %), MAE {:.4g} ms, MAPE {:.2f} %, median APE {:.2f} %, within 5 % {:.1f} %, "
+      "within 10 % {:.1f} %, Kendall {:.4f}, Spearman {:.4f} ({} rows)",
+      m.rmse, m.rmse_pct, m.mae, m.mape, m.median_ape, m.within5, m.within10, m.kendall, m.spearman, m.n);
 }
 
 std::string fit_text(const hwnas::FitReport& r) {
@@ -225,13 +224,8 @@ std::function<bool(const hwnas::EpochInfo&)> Progress::epoch_hook(std::size_t to
     const auto now = Clock::now();
     if (now - last < std::chrono::seconds(1) && e.epoch + 1 != total) return false;
     last = now;
-    char line[160];
-    if (std::isnan(e.validation_rmse)) {
-      std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f", e.epoch + 1, total, e.train_loss);
-    } else {
-      std::snprintf(line, sizeof line, "epoch %zu/%zu  train %.4f  val RMSE %.4g ms", e.epoch + 1, total,
-                    e.train_loss, e.validation_rmse);
-    }
+    std::string line = fmt::format("epoch {}/{}  train {:.4f}", e.epoch + 1, total, e.train_loss);
+    if (!std::isnan(e.validation_rmse)) line += fmt::format("  val RMSE {:.4g} ms", e.validation_rmse);
     std::cerr << line << std::endl;
     return false;
   };
@@ -251,13 +245,10 @@ std::function<bool(const hwnas::measure::BuildProgress&)> Progress::build_hook(c
     last = now;
     const int width = 30;
     const int filled = p.total == 0 ? width : static_cast<int>(width * p.done / p.total);
-    char eta[32] = "?";
-    if (!std::isnan(p.eta_s)) std::snprintf(eta, sizeof eta, "%.0f s", p.eta_s);
-    char text[200];
-    std::snprintf(text, sizeof text, "%s [%s%s] %zu/%zu, %.0f s, ETA %s", what.c_str(),
-                  std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                  std::string(static_cast<std::size_t>(width - filled), '.').c_str(), p.done, p.total, p.elapsed_s,
-                  eta);
+    const std::string eta = std::isnan(p.eta_s) ? "?" : fmt::format("{:.0f} s", p.eta_s);
+    const std::string text =
+        fmt::format("{} [{}{}] {}/{}, {:.0f} s, ETA {}", what, std::string(static_cast<std::size_t>(filled), '#'),
+                    std::string(static_cast<std::size_t>(width - filled), '.'), p.done, p.total, p.elapsed_s, eta);
     std::cerr << (tty ? "\r" : "") << text << (tty && !end ? "" : "\n") << std::flush;
     return false;
   };

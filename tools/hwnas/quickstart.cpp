@@ -5,13 +5,14 @@
 // search with the predictor and measure the winner.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
+
+#include <fmt/core.h>
 
 #include "common.hpp"
 #include "hwnas/io/arch.hpp"
@@ -143,7 +144,6 @@ int run_quickstart(const QuickstartOptions& q) {
                 {"search", search}});
     return 0;
   }
-  char line[200];
   std::cout << "lookup table: " << lut_report.measured + lut_report.resumed << " layer keys (" << lut_report.measured
             << " measured now, " << std::fixed << std::setprecision(1) << lut_report.seconds << " s) in "
             << (dir / "lut").string() << "/\n"
@@ -152,13 +152,11 @@ int run_quickstart(const QuickstartOptions& q) {
             << "predictor: trained on " << train.size() << " of them in " << fit.seconds << " s, saved to "
             << (dir / "cpu.hwnas").string() << "\n\n"
             << "on the " << test.size() << " held-out sub-networks (measured median latency):\n";
-  std::snprintf(line, sizeof line, "  %-28s %8s %8s %9s %9s\n", "", "RMSE %", "MAPE %", "Kendall", "Spearman");
-  std::cout << line;
+  std::cout << fmt::format("  {:<28} {:>8} {:>8} {:>9} {:>9}\n", "", "RMSE %", "MAPE %", "Kendall", "Spearman");
   for (const auto& [name, m] :
        {std::pair{"lookup table (sum of layers)", lut_metrics}, std::pair{"learned predictor", mlp_metrics}}) {
-    std::snprintf(line, sizeof line, "  %-28s %8.2f %8.2f %9.3f %9.3f\n", name, m.rmse_pct, m.mape, m.kendall,
-                  m.spearman);
-    std::cout << line;
+    std::cout << fmt::format("  {:<28} {:8.2f} {:8.2f} {:9.3f} {:9.3f}\n", name, m.rmse_pct, m.mape, m.kendall,
+                             m.spearman);
   }
   std::cout << search_text.str() << "\nnext: hwnas measure / lut build / train / search on your own device (docs/cli.md)\n";
   return 0;

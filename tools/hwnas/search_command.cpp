@@ -1,9 +1,10 @@
 // search: OFA's evolutionary search with an accuracy model as fitness and a
 // lookup table, a latency model or live measurement as latency source.
-#include <cstdio>
 #include <initializer_list>
 #include <iostream>
 #include <memory>
+
+#include <fmt/core.h>
 
 #include "common.hpp"
 #include "hwnas/io/arch.hpp"
@@ -106,10 +107,8 @@ int run_search(const SearchOptions& o) {
   }
   for (const auto& b : result.budgets) std::cout << hwnas::arch_to_json(b.best.arch) << "\n";
   for (const auto& b : result.budgets) {
-    char line[160];
-    std::snprintf(line, sizeof line, "budget %g ms: accuracy %.5f, latency %.4f ms", b.budget, b.best.fitness,
-                  b.best.latency);
-    progress.line(line);
+    progress.line(fmt::format("budget {:g} ms: accuracy {:.5f}, latency {:.4f} ms", b.budget, b.best.fitness,
+                              b.best.latency));
   }
   return 0;
 }

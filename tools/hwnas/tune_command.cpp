@@ -1,8 +1,9 @@
 // tune: ASHA over learning rate x momentum x weight decay (hwnas::tune).
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+
+#include <fmt/core.h>
 
 #include "common.hpp"
 #include "hwnas/predictor/tune.hpp"
@@ -26,15 +27,13 @@ struct TuneOptions {
 };
 
 std::string trial_text(const hwnas::TrialResult& t) {
-  char s[240];
-  std::snprintf(s, sizeof s,
-                "trial %2zu  lr %-7g momentum %-4g weight decay %-7g %4zu epoch%s  val RMSE best %.4g, last %.4g ms%s",
-                t.index, t.learning_rate, t.momentum, t.weight_decay, t.epochs, t.epochs == 1 ? " " : "s",
-                t.best_validation_rmse, t.final_validation_rmse,
-                t.stopped_early                                    ? "  (stopped by ASHA)"
-                : t.stop_reason == hwnas::StopReason::non_finite ? "  (diverged)"
-                                                                   : "");
-  return s;
+  return fmt::format(
+      "trial {:2}  lr {:<7g} momentum {:<4g} weight decay {:<7g} {:4} epoch{}  val RMSE best {:.4g}, last {:.4g} ms{}",
+      t.index, t.learning_rate, t.momentum, t.weight_decay, t.epochs, t.epochs == 1 ? " " : "s", t.best_validation_rmse,
+      t.final_validation_rmse,
+      t.stopped_early                                    ? "  (stopped by ASHA)"
+      : t.stop_reason == hwnas::StopReason::non_finite ? "  (diverged)"
+                                                         : "");
 }
 
 int run_tune(const TuneOptions& o) {
