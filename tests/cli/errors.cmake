@@ -51,7 +51,7 @@ function(hwnas_cli_case_error_predictor_input)
   hwnas_expect_error(r "r = 100 not in allowed set")
   hwnas_run(g2 tune --data synthetic.csv --target dev_a --max-epochs 3)
   hwnas_expect_error(g2 "grace_period (5) must be <= max_epochs (3)")
-  hwnas_run(i import-torch --npy "${CASE_DIR}" -o acc.hwnas)
+  hwnas_run(i import-torch --npy "${CASE_DIR}" --space ofa-mbv3 --width 1.2 -o acc.hwnas)
   hwnas_expect_error(i "no PyTorch Linear weights found")
 endfunction()
 

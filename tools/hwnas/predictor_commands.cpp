@@ -416,7 +416,18 @@ void add_predictor_commands(CLI::App& app, int& status) {
         app.add_subcommand("import-torch", "save a PyTorch MLP exported one .npy per tensor as a model");
     cmd->add_option("--npy", o->npy, "folder of <idx>.weight.npy and <idx>.bias.npy")->required();
     cmd->add_option("-o,--output", o->output, "model file to write")->required();
-    o->space.add_to(*cmd, false);
+    // The .npy files hold no space, and a model of another supernet or width
+    // would score networks it never saw: both are required.
+    cmd->add_option("--space", o->space.space,
+                    "the space the network was trained on (required: the .npy files do not say): ofa-mbv3, "
+                    "compofa-fixed, compofa-elastic, ofa-proxyless")
+        ->required();
+    cmd->add_option("--width", o->space.width,
+                    "width multiplier of its supernet (required: the .npy files do not say; OFA's accuracy "
+                    "predictor is for ofa-mbv3 1.2)")
+        ->required();
+    cmd->add_option("--resolutions", o->space.resolutions, "comma-separated resolution list (default: 128..224 step 4)")
+        ->delimiter(',');
     cmd->add_option("--encoding", o->encoding, "resolution encoding the network was trained with")
         ->capture_default_str();
     add_json_flag(*cmd, o->json);
