@@ -27,7 +27,7 @@ struct SearchOptions {
   std::size_t generations = 500;
   std::size_t population = 100;
   double margin = 0;
-  bool memoize = false;
+  bool memoize = true;  ///< the library's default: the same winners, far fewer evaluations
   std::string pareto;  ///< CSV of the Pareto front, or empty
   bool progress = false;
   bool json = false;
@@ -132,7 +132,9 @@ void add_search_command(CLI::App& app, int& status) {
   cmd->add_option("--margin", o->margin, "safety margin: latency x (1 + margin) must meet the budget")
       ->capture_default_str()
       ->check(non_negative());
-  cmd->add_flag("--memoize", o->memoize, "cache every score by network (same winners, fewer evaluations)");
+  cmd->add_flag("--memoize,!--no-memoize", o->memoize,
+                "cache every score by network (the default: same winners, fewer evaluations); --no-memoize scores "
+                "every proposal");
   cmd->add_option("--pareto", o->pareto, "write the Pareto front (latency, accuracy) as a dataset CSV");
   add_progress_flag(*cmd, o->progress);
   add_json_flag(*cmd, o->json);
