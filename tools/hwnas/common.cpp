@@ -79,8 +79,7 @@ void SpaceArgs::add_to(CLI::App& cmd, bool required) {
   cmd.add_option("--width", width,
                  "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
       ->capture_default_str();
-  cmd.add_option("--resolutions", resolutions, "comma-separated resolution list (default: 128..224 step 4)")
-      ->delimiter(',');
+  add_list_option(cmd, "--resolutions", resolutions, "resolutions (default: 128..224 step 4)");
 }
 
 MbConvSpace SpaceArgs::make() const {

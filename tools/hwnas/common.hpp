@@ -47,6 +47,17 @@ const CLI::Validator& non_negative();
 /// Counts that must be at least 1 (0 would mean "nothing to do" or divide).
 const CLI::Validator& positive();
 
+/// The one list convention of every list option: comma-separated values,
+/// and repeating the option appends (`--budget 15,25` is `--budget 15
+/// --budget 25`). One value token per occurrence, so a positional argument
+/// after a list option stays positional.
+template <class T>
+CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector<T>& values, const std::string& help) {
+  return cmd.add_option(name, values, help + " (comma-separated; repeat the option to append)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+}
+
 /// --json and --progress.
 void add_json_flag(CLI::App& cmd, bool& as_json);
 void add_progress_flag(CLI::App& cmd, bool& progress);

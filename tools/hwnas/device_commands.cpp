@@ -139,21 +139,16 @@ int run_adapt(const AdaptOptions& o) {
 }  // namespace
 
 void DeviceTrainArgs::add_to(CLI::App& train) {
-  train
-      .add_option("--devices", devices,
-                  "several device columns, comma-separated: one model of them all (docs/generalisation.md)")
-      ->delimiter(',');
+  add_list_option(train, "--devices", devices, "several device columns: one model of them all (docs/generalisation.md)");
   train.add_option("--descriptor", descriptor, "with --devices: spec, fingerprint or both")
       ->capture_default_str()
       ->check(CLI::IsMember({"spec", "fingerprint", "both"}));
   train.add_option("--device-file", device_file, "with --devices: device records (JSON)");
   train.add_option("--reference", reference,
                    "with --devices: file of the dataset ids whose latencies are the fingerprints");
-  train
-      .add_option("--spec-features", spec_features,
-                  "with --descriptor spec or both: the spec features used, comma-separated (batch: the batch "
-                  "size; default: every one of the first device record)")
-      ->delimiter(',');
+  add_list_option(train, "--spec-features", spec_features,
+                  "with --descriptor spec or both: the spec features used (batch: the batch size; default: every "
+                  "one of the first device record)");
 }
 
 int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args,

@@ -372,9 +372,9 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto o = std::make_shared<FinetuneOptions>();
     auto* cmd = app.add_subcommand("finetune",
                                    "fine-tune saved predictors of other devices to a new device with N samples");
-    cmd->add_option("--base", o->bases,
-                    "model file to start from; repeat it for several devices' bases: the best are fine-tuned and "
-                    "saved as an ensemble (docs/predictor.md)")
+    add_list_option(*cmd, "--base", o->bases,
+                    "model file to start from; several devices' bases: the best are fine-tuned and saved as an "
+                    "ensemble (docs/predictor.md)")
         ->required();
     cmd->add_option("--candidates", o->transfer.candidates, "several bases: how many are fine-tuned")
         ->capture_default_str()
@@ -403,8 +403,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand("predict", "latency (ms) of architectures from a saved predictor");
     cmd->add_option("--model", o->model, "model file")->required();
     cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
-    cmd->add_option("--hardware", o->hardware, "hardware features, comma-separated (models trained with them)")
-        ->delimiter(',');
+    add_list_option(*cmd, "--hardware", o->hardware, "hardware features (models trained with them)");
     cmd->add_option("--device", o->device,
                     "multi-device models: a device's name, or @FILE with a new device's record and fingerprint");
     add_json_flag(*cmd, o->json);
@@ -426,8 +425,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
                     "width multiplier of its supernet (required: the .npy files do not say; OFA's accuracy "
                     "predictor is for ofa-mbv3 1.2)")
         ->required();
-    cmd->add_option("--resolutions", o->space.resolutions, "comma-separated resolution list (default: 128..224 step 4)")
-        ->delimiter(',');
+    add_list_option(*cmd, "--resolutions", o->space.resolutions, "resolutions (default: 128..224 step 4)");
     cmd->add_option("--encoding", o->encoding, "resolution encoding the network was trained with")
         ->capture_default_str();
     add_json_flag(*cmd, o->json);

@@ -123,9 +123,7 @@ void add_search_command(CLI::App& app, int& status) {
       ->required();
   cmd->add_option("--accuracy", o->accuracy, "model:FILE (an accuracy predictor, e.g. from import-torch)")
       ->required();
-  cmd->add_option("--budget", o->budgets, "latency budget in ms (repeat for several; they share evaluations)")
-      ->required()
-      ->take_all();
+  add_list_option(*cmd, "--budget", o->budgets, "latency budgets in ms (several share their evaluations)")->required();
   cmd->add_option("--seed", o->seed, "random seed")->capture_default_str()->check(non_negative());
   cmd->add_option("--generations", o->generations, "generations")->capture_default_str()->check(positive());
   cmd->add_option("--population", o->population, "population")->capture_default_str()->check(positive());

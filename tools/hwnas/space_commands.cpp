@@ -248,8 +248,7 @@ void add_space_commands(CLI::App& app, int& status) {
     cmd->add_option("--arch", o->arch, "spec JSON, or @FILE")->required();
     cmd->add_option("--encoding", o->encoding, "resolution encoding: bins8 (the method), one-hot, numeric, none")
         ->capture_default_str();
-    cmd->add_option("--hardware", o->hardware, "hardware features appended to every row, comma-separated")
-        ->delimiter(',');
+    add_list_option(*cmd, "--hardware", o->hardware, "hardware features appended to every row");
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_encode(*o); });
   }

@@ -113,11 +113,9 @@ void add_tune_command(CLI::App& app, int& status) {
   cmd->add_option("--reduction-factor", o->reduction_factor, "keep the best 1/F at each rung (F >= 2)")
       ->capture_default_str()
       ->check(positive());
-  cmd->add_option("--learning-rates", o->learning_rates, "grid, comma-separated (default 0.1,0.03,0.01,0.003)")
-      ->delimiter(',');
-  cmd->add_option("--momenta", o->momenta, "grid, comma-separated (default 0,0.5,0.9)")->delimiter(',');
-  cmd->add_option("--weight-decays", o->weight_decays, "grid, comma-separated (default 0,1e-5,1e-4)")
-      ->delimiter(',');
+  add_list_option(*cmd, "--learning-rates", o->learning_rates, "grid (default 0.1,0.03,0.01,0.003)");
+  add_list_option(*cmd, "--momenta", o->momenta, "grid (default 0,0.5,0.9)");
+  add_list_option(*cmd, "--weight-decays", o->weight_decays, "grid (default 0,1e-5,1e-4)");
   add_progress_flag(*cmd, o->progress);
   add_json_flag(*cmd, o->json);
   cmd->callback([o, &status] { status = run_tune(*o); });
