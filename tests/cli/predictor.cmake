@@ -325,3 +325,50 @@ function(hwnas_cli_case_split_ids)
   hwnas_run(d train --data synthetic.csv --target dev_a --split ids:0-9,100-200 -o d.hwnas)
   hwnas_expect_error(d "no test rows")
 endfunction()
+
+# What tune finds, train takes: --from-tune FILE (tune --json's output: its
+# best trial, recipe and epochs), and --learning-rate, --momentum,
+# --weight-decay, which win over it; train's JSON reports what it used.
+function(hwnas_cli_case_train_from_tune)
+  hwnas_synthetic_csv("${CASE_DIR}/synthetic.csv" 200 2)
+  hwnas_run(t tune --data synthetic.csv --target dev_a --max-epochs 3 --grace-period 1 --reduction-factor 3
+                   --learning-rates 0.03,0.01 --momenta 0.5 --weight-decays 0,1e-5 --json)
+  hwnas_expect_ok(t)
+  hwnas_expect_json(t)
+  file(WRITE "${CASE_DIR}/tune.json" "${t_out}")
+  hwnas_get(lr "${t_json}" best learning_rate)
+  hwnas_get(wd "${t_json}" best weight_decay)
+
+  set(train train --data synthetic.csv --target dev_a --split random:7 --json)
+  hwnas_run(a ${train} --from-tune tune.json -o a.hwnas)
+  hwnas_expect_ok(a)
+  hwnas_expect_json(a)
+  hwnas_check_near("${a_json}" "${lr}" 0.000000001 learning_rate)
+  hwnas_check_near("${a_json}" 0.5 0.000000001 momentum)
+  hwnas_check_near("${a_json}" "${wd}" 0.000000001 weight_decay)
+  hwnas_check("${a_json}" default recipe)
+  hwnas_check("${a_json}" 3 epochs) # tune's max_epochs
+  # An option wins over the file; alone, it replaces the recipe's value.
+  hwnas_run(b ${train} --from-tune tune.json --momentum 0.8 --epochs 2 -o b.hwnas)
+  hwnas_expect_ok(b)
+  hwnas_expect_json(b)
+  hwnas_check_near("${b_json}" 0.8 0.000000001 momentum)
+  hwnas_check_near("${b_json}" "${lr}" 0.000000001 learning_rate)
+  hwnas_check("${b_json}" 2 epochs)
+  hwnas_run(c ${train} --learning-rate 0.005 --epochs 2 -o c.hwnas)
+  hwnas_expect_ok(c)
+  hwnas_expect_json(c)
+  hwnas_check_near("${c_json}" 0.005 0.000000001 learning_rate)
+  hwnas_check_near("${c_json}" 0.0001 0.000000001 weight_decay) # the default recipe's
+  hwnas_run(t2 train --data synthetic.csv --target dev_a --split random:7 --learning-rate 0.005 --epochs 2 -o t.hwnas)
+  hwnas_expect_ok(t2)
+  hwnas_expect_contains(t2 out "(default recipe with lr 0.005, momentum 0.9, weight decay 0.0001, random:7 split")
+
+  hwnas_run(r ${train} --from-tune tune.json --recipe paper -o r.hwnas)
+  hwnas_expect_error(r "--from-tune tune.json: tuned with the default recipe, but --recipe paper")
+  file(WRITE "${CASE_DIR}/other.json" [=[{"trials": []}]=])
+  hwnas_run(o ${train} --from-tune other.json -o o.hwnas)
+  hwnas_expect_error(o "other.json: expected the output of tune --json: no number 'best.learning_rate'")
+  hwnas_run(m ${train} --momentum 1.5 -o m.hwnas)
+  hwnas_expect_error(m "--momentum: must be a number in [0, 1), found 1.5")
+endfunction()

@@ -60,6 +60,23 @@ const CLI::Validator& positive() {
   return v;
 }
 
+CLI::Validator real_in(double low, bool low_closed, double high, bool high_closed, const std::string& text) {
+  return CLI::Validator(
+      [=](std::string& value) {
+        double v = 0;
+        std::size_t used = 0;
+        try {
+          v = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == value.size() && std::isfinite(v) && (low_closed ? v >= low : v > low) &&
+                        (high_closed ? v <= high : v < high);
+        return ok ? std::string() : "must be a number " + text + ", found " + value;
+      },
+      "REAL");
+}
+
 void add_json_flag(CLI::App& cmd, bool& as_json) {
   cmd.add_flag("--json", as_json, "print one JSON object on stdout");
 }
@@ -174,6 +191,15 @@ hwnas::Recipe make_recipe(const std::string& name, std::size_t epochs, std::uint
     }
   }
   recipe.training.seed = seed;
+  return recipe;
+}
+
+hwnas::Recipe make_recipe(const TrainArgs& args) {
+  auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  auto& t = recipe.training;
+  if (!std::isnan(args.learning_rate)) t.learning_rate = args.learning_rate;
+  if (!std::isnan(args.momentum)) t.momentum = args.momentum;
+  if (!std::isnan(args.weight_decay)) t.weight_decay = args.weight_decay;
   return recipe;
 }
 

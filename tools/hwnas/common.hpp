@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <utility>
@@ -57,6 +58,10 @@ CLI::Option* add_list_option(CLI::App& cmd, const std::string& name, std::vector
       ->delimiter(',')
       ->allow_extra_args(false);
 }
+
+/// A real number in an interval, `text` naming it ("in [0, 1)"): CLI11's
+/// own range validators print infinite bounds as DBL_MAX in full.
+CLI::Validator real_in(double low, bool low_closed, double high, bool high_closed, const std::string& text);
 
 /// --json and --progress.
 void add_json_flag(CLI::App& cmd, bool& as_json);
@@ -113,6 +118,11 @@ struct TrainArgs {
   std::size_t epochs = 0;  ///< 0: the recipe's
   std::uint64_t seed = 0;
   std::string output;
+  /// train's --learning-rate, --momentum, --weight-decay (or --from-tune's
+  /// best trial), replacing the recipe's; NaN: the recipe's.
+  double learning_rate = std::numeric_limits<double>::quiet_NaN();
+  double momentum = std::numeric_limits<double>::quiet_NaN();
+  double weight_decay = std::numeric_limits<double>::quiet_NaN();
 };
 
 class Progress;
@@ -136,6 +146,9 @@ void check_output_path(const std::string& path);
 /// The recipe by name, with --epochs applied (and to the cosine schedule's
 /// length, which would otherwise anneal over the recipe's epochs).
 hwnas::Recipe make_recipe(const std::string& name, std::size_t epochs, std::uint64_t seed);
+/// The same from a command's TrainArgs (the recipe's name already chosen),
+/// with the hyper-parameters it gives.
+hwnas::Recipe make_recipe(const TrainArgs& args);
 
 // -------------------------------------------------------------- output ----
 

@@ -154,7 +154,7 @@ void DeviceTrainArgs::add_to(CLI::App& train) {
 int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args,
                       const DeviceTrainArgs& da, const Progress& progress, bool as_json) {
   if (args.recipe.empty()) args.recipe = "default";
-  const auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  const auto recipe = make_recipe(args);
   const auto mode = hwnas::descriptor_mode_from_string(da.descriptor);
   const auto space = space_args.make();
   check_output_path(args.output);
@@ -222,6 +222,9 @@ int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
                 {"recipe", args.recipe},
                 {"split", table.choice.text},
                 {"seed", args.seed},
+                {"learning_rate", recipe.training.learning_rate},
+                {"momentum", recipe.training.momentum},
+                {"weight_decay", recipe.training.weight_decay},
                 {"train_s", seconds},
                 {"test", per_device},
                 {"model", args.output}});

@@ -1,11 +1,15 @@
 // Latency predictors: train, eval, finetune, predict, import-torch (tune has
 // its own file; train --devices and adapt are in device_commands.cpp).
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
+#include <fmt/core.h>
+
 #include "common.hpp"
+#include "hwnas/detail/file_io.hpp"
 #include "hwnas/io/device.hpp"
 #include "hwnas/predictor/device_predictor.hpp"
 #include "hwnas/predictor/model_file.hpp"
@@ -36,23 +40,59 @@ struct TrainOptions {
   DataArgs data;
   SpaceArgs space;
   TrainArgs train;
+  std::string from_tune;  ///< tune --json's output: its best trial's hyper-parameters
   DeviceTrainArgs devices;
   bool progress = false;
   bool json = false;
 };
 
+/// --from-tune FILE: the hyper-parameters of the best trial of `tune --json`
+/// (those --learning-rate, --momentum, --weight-decay do not give), its
+/// recipe (train's must be the same) and its epochs (unless --epochs).
+void take_tuned(TrainArgs& args, const std::string& path) {
+  const std::string text = hwnas::detail::read_file(path);
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw hwnas::FormatError(path, 0, 0, std::string("malformed JSON: ") + e.what());
+  }
+  const auto number = [&](const char* object, const char* field) {
+    const Json* v = &j;
+    if (object) v = v->is_object() && v->contains(object) ? &(*v)[object] : nullptr;
+    if (!v || !v->is_object() || !v->contains(field) || !(*v)[field].is_number()) {
+      throw hwnas::FormatError(path, 0, 0, std::string("expected the output of tune --json: no number '") +
+                                               (object ? std::string(object) + "." : "") + field + "'");
+    }
+    return (*v)[field].get<double>();
+  };
+  if (std::isnan(args.learning_rate)) args.learning_rate = number("best", "learning_rate");
+  if (std::isnan(args.momentum)) args.momentum = number("best", "momentum");
+  if (std::isnan(args.weight_decay)) args.weight_decay = number("best", "weight_decay");
+  const std::string tuned = j.contains("recipe") && j["recipe"].is_string() ? j["recipe"].get<std::string>() : "";
+  if (tuned.empty()) throw hwnas::FormatError(path, 0, 0, "expected the output of tune --json: no string 'recipe'");
+  if (args.recipe.empty()) {
+    args.recipe = tuned;
+  } else if (args.recipe != tuned) {
+    throw hwnas::InvalidArgument("--from-tune " + path + ": tuned with the " + tuned + " recipe, but --recipe " +
+                                 args.recipe + "; train with the recipe it was tuned with");
+  }
+  if (args.epochs == 0) args.epochs = static_cast<std::size_t>(number(nullptr, "max_epochs"));
+}
+
 int run_train(const TrainOptions& o) {
   const Progress progress(o.progress);
+  auto args = o.train;
+  if (!o.from_tune.empty()) take_tuned(args, o.from_tune);
   if (!o.devices.devices.empty()) {
     if (!o.data.target.empty()) throw hwnas::InvalidArgument("train: give --target or --devices, not both");
-    return run_train_devices(o.data, o.space, o.train, o.devices, progress, o.json);
+    return run_train_devices(o.data, o.space, args, o.devices, progress, o.json);
   }
   if (o.data.target.empty()) {
     throw hwnas::InvalidArgument("train: --target (one device) or --devices (several) is required");
   }
-  auto args = o.train;
   if (args.recipe.empty()) args.recipe = "default";
-  const auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
+  const auto recipe = make_recipe(args);
   const auto space = o.space.make();
   check_output_path(args.output);
   const auto table = load_table(o.data, false, "train");
@@ -79,6 +119,9 @@ int run_train(const TrainOptions& o) {
               {"space", space.name()},
               {"width", space.options().width},
               {"seed", args.seed},
+              {"learning_rate", recipe.training.learning_rate},
+              {"momentum", recipe.training.momentum},
+              {"weight_decay", recipe.training.weight_decay},
               {"n_train", xt.size()},
               {"n_validation", xv.size()},
               {"n_test", xs.size()},
@@ -86,7 +129,12 @@ int run_train(const TrainOptions& o) {
     print_json(j);
     return 0;
   }
-  std::cout << "trained " << o.data.target << " (" << args.recipe << " recipe, " << table.choice.text
+  const bool tuned = !std::isnan(args.learning_rate) || !std::isnan(args.momentum) || !std::isnan(args.weight_decay);
+  std::cout << "trained " << o.data.target << " (" << args.recipe << " recipe"
+            << (tuned ? fmt::format(" with lr {:g}, momentum {:g}, weight decay {:g}", recipe.training.learning_rate,
+                                    recipe.training.momentum, recipe.training.weight_decay)
+                      : "")
+            << ", " << table.choice.text
             << " split: " << xt.size() << " train, " << xv.size() << " validation, " << xs.size()
             << " test rows): " << fit_text(report) << "\n"
             << "test: " << metrics_text(m) << "\n"
@@ -354,6 +402,15 @@ void add_predictor_commands(CLI::App& app, int& status) {
     o->data.add_to(*cmd, false, false);
     o->space.add_to(*cmd, false);
     add_train_args(*cmd, o->train);
+    cmd->add_option("--learning-rate", o->train.learning_rate, "SGD learning rate instead of the recipe's")
+        ->check(real_in(0, false, HUGE_VAL, false, "> 0"));
+    cmd->add_option("--momentum", o->train.momentum, "SGD momentum instead of the recipe's")
+        ->check(real_in(0, true, 1, false, "in [0, 1)"));
+    cmd->add_option("--weight-decay", o->train.weight_decay, "weight decay instead of the recipe's")
+        ->check(real_in(0, true, HUGE_VAL, false, ">= 0"));
+    cmd->add_option("--from-tune", o->from_tune,
+                    "the JSON tune --json printed: its best trial's learning rate, momentum and weight decay (the "
+                    "options above win), its recipe and max_epochs (unless --recipe, --epochs)");
     o->devices.add_to(*cmd);
     add_progress_flag(*cmd, o->progress);
     add_json_flag(*cmd, o->json);
