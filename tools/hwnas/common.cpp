@@ -19,6 +19,7 @@
 
 #include "hwnas/io/arch.hpp"
 #include "hwnas/io/lut.hpp"
+#include "hwnas/search/evolution.hpp"
 
 namespace hwnas_cli {
 
@@ -86,13 +87,9 @@ void add_progress_flag(CLI::App& cmd, bool& progress) {
                "progress lines on stderr even when it is not a terminal (they are shown on a terminal anyway)");
 }
 
-void SpaceArgs::add_to(CLI::App& cmd, bool required) {
-  auto* opt = cmd.add_option("--space", space, "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless");
-  if (required) {
-    opt->required();
-  } else {
-    opt->capture_default_str();
-  }
+void SpaceArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("--space", space, "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless")
+      ->capture_default_str();
   cmd.add_option("--width", width,
                  "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
       ->capture_default_str();
@@ -102,6 +99,26 @@ void SpaceArgs::add_to(CLI::App& cmd, bool required) {
 MbConvSpace SpaceArgs::make() const {
   auto s = MbConvSpace::preset(space, width);
   return resolutions.empty() ? s : s.with_resolutions(resolutions);
+}
+
+void ModelSpaceArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("--space", space, "check that the model is of this space (the model holds its space)");
+  cmd.add_option("--width", width, "check that the model is of this width (the model holds its space)")
+      ->check(real_in(0, false, HUGE_VAL, false, "> 0"));
+}
+
+void ModelSpaceArgs::check(const MbConvSpace& model, const std::string& option, const std::string& path) const {
+  const bool space_ok = space.empty() || space == model.name();
+  const bool width_ok = width == 0 || width == model.options().width;
+  if (space_ok && width_ok) return;
+  const std::string given = (space.empty() ? model.name() : space) + " w" +
+                            hwnas::detail::width_text(width == 0 ? model.options().width : width);
+  std::string options;
+  if (!space.empty()) options = "--space " + space;
+  if (width != 0) options += (options.empty() ? "" : " ") + std::string("--width ") + hwnas::detail::format_double(width);
+  throw hwnas::InvalidArgument(options + ": " + option + " " + path + " is a model of " +
+                               hwnas::detail::space_label(model) + ", not of " + given +
+                               " (a model scores the space it was trained on)");
 }
 
 std::vector<Architecture> load_archs(const std::string& arg) {

@@ -67,15 +67,29 @@ CLI::Validator real_in(double low, bool low_closed, double high, bool high_close
 void add_json_flag(CLI::App& cmd, bool& as_json);
 void add_progress_flag(CLI::App& cmd, bool& progress);
 
-/// --space, --width, --resolutions: options shared by the subcommands that
-/// work on a space.
+/// --space, --width, --resolutions of a command that makes architectures
+/// (count, sample, macs, encode, validate, measure, lut, train, tune,
+/// search): every one defaults to ofa-mbv3 at width 1.0, the library's
+/// default space.
 struct SpaceArgs {
   std::string space = "ofa-mbv3";
   double width = 1.0;
   std::vector<int> resolutions;
 
-  void add_to(CLI::App& cmd, bool required = true);
+  void add_to(CLI::App& cmd);
   MbConvSpace make() const;
+};
+
+/// --space and --width of a command that loads a model (eval, predict,
+/// finetune, adapt): the model holds its space; given, they must name it.
+struct ModelSpaceArgs {
+  std::string space;  ///< empty: not given
+  double width = 0;   ///< 0: not given
+
+  void add_to(CLI::App& cmd);
+  /// InvalidArgument naming both spaces when --space or --width disagree
+  /// with the space of the model `path` (given as `option`).
+  void check(const MbConvSpace& model, const std::string& option, const std::string& path) const;
 };
 
 /// `--arch JSON` or `--arch @FILE` (JSON, JSON array, JSON lines or dataset CSV).

@@ -38,18 +38,22 @@ Json nan_to_null(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
 
 struct AdaptOptions {
   std::string base;
+  ModelSpaceArgs model_space;
   DataArgs data;
   std::size_t samples = 0;
   std::string device_file;
   std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
   std::uint64_t seed = 0;
   std::string output;
+  bool progress = false;
   bool json = false;
 };
 
 int run_adapt(const AdaptOptions& o) {
+  const Progress progress(o.progress);
   check_output_path(o.output);
   const auto model = hwnas::load_device_predictor<float>(o.base);
+  o.model_space.check(model.space(), "--base", o.base);
   if (model.mode() != hwnas::DescriptorMode::fingerprint) {
     throw hwnas::InvalidArgument("--base " + o.base + ": a " + std::string(hwnas::to_string(model.mode())) +
                                  " model; adapt needs a fingerprint model (train --descriptor fingerprint)");
@@ -92,11 +96,19 @@ int run_adapt(const AdaptOptions& o) {
   hwnas::AdaptOptions options;
   options.fine_tune_samples = o.fine_tune_from;
   options.transfer.training.seed = o.seed;
+  options.transfer.training.on_epoch = progress.epoch_hook(options.transfer.training.epochs);
+  progress.line("adapt: " + o.data.target + " from the fingerprint of " +
+                std::to_string(device.fingerprint.size()) + " reference architectures (" +
+                (fingerprint_from_data ? o.data.csv : o.device_file) + ") and " + std::to_string(o.samples) +
+                " samples" +
+                (o.samples >= o.fine_tune_from ? "; fine-tuning the bases competes on a hold-out" : ""));
   hwnas::AdaptReport report;
   const auto adapted = hwnas::adapt_to_device(model, device, xt, yt, options, &report);
   hwnas::save_ensemble(adapted, o.output);
   const auto m = adapted.evaluate(xs, ys);
   const std::string base_name = model.devices()[report.mapping.base].name;
+  progress.line("adapt: " + std::string(report.fine_tuned ? "the fine-tuned bases" : "the mapped base " + base_name) +
+                " kept");
   if (o.json) {
     Json j = {{"target", o.data.target},
               {"samples", o.samples},
@@ -239,6 +251,7 @@ void add_device_commands(CLI::App& app, int& status) {
   auto* cmd = app.add_subcommand(
       "adapt", "a model of a new device from a multi-device model, its fingerprint and N measured samples");
   cmd->add_option("--base", o->base, "multi-device model (train --devices, descriptor fingerprint)")->required();
+  o->model_space.add_to(*cmd);
   o->data.add_to(*cmd, false);
   cmd->add_option("--samples", o->samples,
                   "train rows drawn (seeded) from the split's train rows; 0: the fingerprint alone")
@@ -251,6 +264,7 @@ void add_device_commands(CLI::App& app, int& status) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "samples and fine-tuning")->capture_default_str();
   cmd->add_option("-o,--output", o->output, "model file to write")->required();
+  add_progress_flag(*cmd, o->progress);
   add_json_flag(*cmd, o->json);
   cmd->callback([o, &status] { status = run_adapt(*o); });
 }

@@ -187,7 +187,7 @@ void add_measure_commands(CLI::App& app, int& status) {
   {
     auto o = std::make_shared<MeasureOptions>();
     auto* cmd = app.add_subcommand("measure", "time N random sub-networks on this machine into a dataset CSV");
-    o->space.add_to(*cmd, true);
+    o->space.add_to(*cmd);
     cmd->add_option("--n", o->n, "distinct sub-networks")->capture_default_str()->check(positive());
     cmd->add_option("--seed", o->seed, "which sub-networks")->capture_default_str()->check(non_negative());
     cmd->add_option("--column", o->column, "latency column (median); _mean, _p90, _std, _runs follow")
@@ -206,7 +206,7 @@ void add_measure_commands(CLI::App& app, int& status) {
         lut->add_subcommand("predict", "latency (ms) of architectures: the sum of their layers' table entries");
     cmd->add_option("--lut", o->lut, "folder of <r>_lookup_table.yaml (OFA's layout) or a .json table file")
         ->required();
-    o->space.add_to(*cmd, true);
+    o->space.add_to(*cmd);
     cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_lut_predict(*o); });
@@ -214,7 +214,7 @@ void add_measure_commands(CLI::App& app, int& status) {
   {
     auto o = std::make_shared<LutBuildOptions>();
     auto* cmd = lut->add_subcommand("build", "measure every layer key of a space alone into OFA's YAML folder");
-    o->space.add_to(*cmd, true);
+    o->space.add_to(*cmd);
     cmd->add_option("-o,--output", o->output, "folder of <r>_lookup_table.yaml")->required();
     o->measure.add_to(*cmd);
     add_progress_flag(*cmd, o->progress);

@@ -146,12 +146,14 @@ int run_train(const TrainOptions& o) {
 
 struct EvalOptions {
   std::string model;
+  ModelSpaceArgs model_space;
   DataArgs data;
   bool json = false;
 };
 
 int run_eval(const EvalOptions& o) {
   const auto predictor = hwnas::load_ensemble<float>(o.model);
+  o.model_space.check(predictor.space(), "--model", o.model);
   const auto table = load_table(o.data, true, "eval");
   require_rows(table.split.test.size(), "test", table, o.data);
   const auto [xs, ys] = table.rows(table.split.test, predictor.space(), o.data.csv);
@@ -179,6 +181,7 @@ struct FinetuneOptions {
   DataArgs data;
   TrainArgs train;
   std::vector<std::string> bases;  ///< one: fine-tune it; several: fine_tune_from, an ensemble
+  ModelSpaceArgs model_space;
   std::size_t samples = 0;
   hwnas::TransferOptions transfer;
   std::size_t frozen_layers = 0;
@@ -198,6 +201,7 @@ int run_finetune(const FinetuneOptions& o) {
   for (const auto& path : o.bases) {
     bases.push_back(hwnas::load_predictor<float>(path));
     const auto& p = bases.back();
+    o.model_space.check(p.space(), "--base", path);
     if (p.space().options() != bases.front().space().options()) {
       throw hwnas::InvalidArgument("--base " + path + " searches space '" + p.space().name() + "' but --base " +
                                    o.bases.front() + " searches '" + bases.front().space().name() +
@@ -297,6 +301,7 @@ int run_finetune(const FinetuneOptions& o) {
 
 struct PredictOptions {
   std::string model;
+  ModelSpaceArgs model_space;
   std::string arch;
   std::vector<double> hardware;
   std::string device;
@@ -336,6 +341,7 @@ int run_predict(const PredictOptions& o) {
   }
   if (devices_model) {
     const auto m = hwnas::load_device_predictor<float>(o.model);
+    o.model_space.check(m.space(), "--model", o.model);
     const auto device = device_from_arg(o.device);
     if (!m.find(device.name) && device.fingerprint.empty() && m.mode() != hwnas::DescriptorMode::spec) {
       std::string known;
@@ -348,6 +354,7 @@ int run_predict(const PredictOptions& o) {
     return 0;
   }
   const auto predictor = hwnas::load_ensemble<float>(o.model);
+  o.model_space.check(predictor.space(), "--model", o.model);
   const std::size_t hw = predictor.hardware_features();
   if (o.hardware.size() != hw) {
     throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
@@ -400,7 +407,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand(
         "train", "train a latency predictor on a dataset column (or one model of several columns), save it, test it");
     o->data.add_to(*cmd, false, false);
-    o->space.add_to(*cmd, false);
+    o->space.add_to(*cmd);
     add_train_args(*cmd, o->train);
     cmd->add_option("--learning-rate", o->train.learning_rate, "SGD learning rate instead of the recipe's")
         ->check(real_in(0, false, HUGE_VAL, false, "> 0"));
@@ -421,6 +428,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand("eval", "metrics of a saved predictor on a dataset column");
     cmd->add_option("--model", o->model, "model file (train, finetune or import-torch; a predictor or an ensemble)")
         ->required();
+    o->model_space.add_to(*cmd);
     o->data.add_to(*cmd, true);
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_eval(*o); });
@@ -433,6 +441,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
                     "model file to start from; several devices' bases: the best are fine-tuned and saved as an "
                     "ensemble (docs/predictor.md)")
         ->required();
+    o->model_space.add_to(*cmd);
     cmd->add_option("--candidates", o->transfer.candidates, "several bases: how many are fine-tuned")
         ->capture_default_str()
         ->check(positive());
@@ -459,6 +468,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto o = std::make_shared<PredictOptions>();
     auto* cmd = app.add_subcommand("predict", "latency (ms) of architectures from a saved predictor");
     cmd->add_option("--model", o->model, "model file")->required();
+    o->model_space.add_to(*cmd);
     cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
     add_list_option(*cmd, "--hardware", o->hardware, "hardware features (models trained with them)");
     cmd->add_option("--device", o->device,

@@ -118,7 +118,7 @@ int run_search(const SearchOptions& o) {
 void add_search_command(CLI::App& app, int& status) {
   auto o = std::make_shared<SearchOptions>();
   auto* cmd = app.add_subcommand("search", "OFA's evolutionary search under latency budgets; prints the winners");
-  o->space.add_to(*cmd, true);
+  o->space.add_to(*cmd);
   cmd->add_option("--latency", o->latency, "lut:DIR|FILE.json, model:FILE (a latency predictor) or measure:cpu")
       ->required();
   cmd->add_option("--accuracy", o->accuracy, "model:FILE (an accuracy predictor, e.g. from import-torch)")

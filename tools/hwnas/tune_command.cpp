@@ -97,7 +97,7 @@ void add_tune_command(CLI::App& app, int& status) {
   auto o = std::make_shared<TuneOptions>();
   auto* cmd = app.add_subcommand("tune", "ASHA search over learning rate x momentum x weight decay");
   o->data.add_to(*cmd, false);
-  o->space.add_to(*cmd, false);
+  o->space.add_to(*cmd);
   cmd->add_option("--recipe", o->recipe,
                   "paper (the method exactly), default (hwnas's best; train's and tune's default) or finetune "
                   "(default, for N samples; finetune's default)");
