@@ -121,9 +121,78 @@ void ModelSpaceArgs::check(const MbConvSpace& model, const std::string& option, 
                                " (a model scores the space it was trained on)");
 }
 
-std::vector<Architecture> load_archs(const std::string& arg) {
-  if (!arg.empty() && arg[0] == '@') return hwnas::read_arch_file(arg.substr(1));
-  return hwnas::parse_arch_list(arg, "--arch");
+void ArchArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("--arch", arch,
+                 "spec JSON, or @FILE: a spec, a JSON array or JSON lines of specs, a dataset CSV, or an OFA "
+                 "net.config")
+      ->required();
+  cmd.add_option("--image-size", image_size,
+                 "input resolution of a net.config given to --arch (default: image_size of the run.config next to "
+                 "it)")
+      ->check(positive());
+}
+
+namespace {
+
+/// The resolution of the net.config `net`: --image-size, else the run.config
+/// OFA writes next to it (net.config -> run.config, X.net.json -> X.run.json).
+int net_config_resolution(const std::filesystem::path& net, int image_size, const std::string& arg) {
+  if (image_size > 0) return image_size;
+  std::vector<std::filesystem::path> candidates;
+  const std::string name = net.filename().string();
+  if (const auto at = name.rfind("net"); at != std::string::npos) {
+    candidates.push_back(net.parent_path() / (name.substr(0, at) + "run" + name.substr(at + 3)));
+  }
+  if (name != "net.config") candidates.push_back(net.parent_path() / "run.config");
+  std::error_code ec;
+  std::string looked;
+  for (const auto& c : candidates) {
+    if (std::filesystem::is_regular_file(c, ec)) return hwnas::read_run_config_image_size(c);
+    looked += (looked.empty() ? "" : ", ") + c.string();
+  }
+  throw hwnas::InvalidArgument("--arch " + arg +
+                               ": a net.config, whose resolution comes from the run.config next to it (looked for " +
+                               looked + ") or from --image-size R");
+}
+
+}  // namespace
+
+ArchList ArchArgs::load(const MbConvSpace& space, bool validate) const {
+  ArchList out;
+  bool net_config = false;
+  if (arch.empty() || arch[0] != '@') {
+    out.archs = hwnas::parse_arch_list(arch, "--arch");
+  } else if (const std::filesystem::path path = arch.substr(1); path.extension() == ".csv") {
+    auto data = hwnas::Dataset::read_csv(path);
+    out.archs = data.archs();
+    out.ids = data.ids();
+  } else if (const std::string text = hwnas::detail::read_file(path); hwnas::is_net_config(text)) {
+    const auto config = hwnas::parse_net_config(text, net_config_resolution(path, image_size, arch), path.string());
+    const auto matched = hwnas::match_net_config(config, space);
+    if (!matched) {
+      throw hwnas::InvalidArgument("--arch " + arch + ": the " + config.name + " net.config at r = " +
+                                   std::to_string(config.resolution) + " is not a network of " +
+                                   hwnas::detail::space_label(space) + " (--space, --width, --resolutions)");
+    }
+    out.archs.push_back(*matched);
+    net_config = true;
+  } else {
+    out.archs = hwnas::parse_arch_list(text, path.string());
+  }
+  if (image_size > 0 && !net_config) {
+    throw hwnas::InvalidArgument("--image-size: only for a net.config given to --arch, and --arch " +
+                                 arch.substr(0, 40) + " is not one");
+  }
+  if (validate) {
+    for (std::size_t i = 0; i < out.archs.size(); ++i) {
+      try {
+        space.validate(out.archs[i]);
+      } catch (const hwnas::InvalidArgument& e) {
+        throw hwnas::InvalidArgument("--arch: architecture " + std::to_string(i) + ": " + e.what());
+      }
+    }
+  }
+  return out;
 }
 
 hwnas::LookupTables load_luts(const std::string& path) {
@@ -222,15 +291,21 @@ hwnas::Recipe make_recipe(const TrainArgs& args) {
 
 void print_json(const Json& j) { std::cout << hwnas::dump_json(j) << '\n'; }
 
-void print_predictions(const std::vector<double>& values, const Json& fields, bool as_json) {
+void print_predictions(const std::vector<double>& values, const ArchList& archs, const Json& fields, bool as_json) {
   if (as_json) {
     Json j = {{"predictions", values}};
+    if (!archs.ids.empty()) j["ids"] = archs.ids;
     j.update(fields);
     print_json(j);
     return;
   }
   std::cout << std::setprecision(6);
-  for (double v : values) std::cout << v << '\n';
+  if (archs.ids.empty()) {
+    for (double v : values) std::cout << v << '\n';
+    return;
+  }
+  std::cout << "id,latency\n";
+  for (std::size_t i = 0; i < values.size(); ++i) std::cout << archs.ids[i] << ',' << values[i] << '\n';
 }
 
 std::string metrics_text(const hwnas::RegressionMetrics& m) {

@@ -92,8 +92,24 @@ struct ModelSpaceArgs {
   void check(const MbConvSpace& model, const std::string& option, const std::string& path) const;
 };
 
-/// `--arch JSON` or `--arch @FILE` (JSON, JSON array, JSON lines or dataset CSV).
-std::vector<Architecture> load_archs(const std::string& arg);
+/// Architectures and, when they come from a dataset CSV, its ids.
+struct ArchList {
+  std::vector<Architecture> archs;
+  std::vector<std::int64_t> ids;  ///< empty unless read from a dataset CSV
+};
+
+/// --arch JSON or @FILE (one spec, a JSON array, JSON lines, a dataset CSV
+/// or an OFA net.config, told apart by content), and --image-size for a
+/// net.config.
+struct ArchArgs {
+  std::string arch;
+  int image_size = 0;  ///< 0: from the run.config next to the net.config
+
+  void add_to(CLI::App& cmd);
+  /// The architectures (a net.config becomes the network of `space` with
+  /// its layers); with `validate`, each checked against `space`.
+  ArchList load(const MbConvSpace& space, bool validate) const;
+};
 
 /// `--lut DIR` (OFA's folder of <r>_lookup_table.yaml) or `--lut FILE.json`.
 hwnas::LookupTables load_luts(const std::string& path);
@@ -169,9 +185,10 @@ hwnas::Recipe make_recipe(const TrainArgs& args);
 /// One JSON object on stdout, arrays of scalars on one line.
 void print_json(const Json& j);
 
-/// Predictions, one per line (6 significant digits); --json: "predictions"
-/// first, then `fields`.
-void print_predictions(const std::vector<double>& values, const Json& fields, bool as_json);
+/// Predictions, one per line (6 significant digits), or a CSV of `id,latency`
+/// rows when the architectures came from a dataset CSV; --json:
+/// "predictions" (and "ids") first, then `fields`.
+void print_predictions(const std::vector<double>& values, const ArchList& archs, const Json& fields, bool as_json);
 
 std::string metrics_text(const hwnas::RegressionMetrics& m);
 std::string fit_text(const hwnas::FitReport& r);

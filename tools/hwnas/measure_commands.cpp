@@ -156,13 +156,15 @@ int run_lut_build(const LutBuildOptions& o) {
 struct LutPredictOptions {
   std::string lut;
   SpaceArgs space;
-  std::string arch;
+  ArchArgs arch;
   bool json = false;
 };
 
 int run_lut_predict(const LutPredictOptions& o) {
-  const hwnas::LutEstimator lut(o.space.make(), load_luts(o.lut));
-  const auto archs = load_archs(o.arch);
+  const auto space = o.space.make();
+  const hwnas::LutEstimator lut(space, load_luts(o.lut));
+  const auto list = o.arch.load(space, false);
+  const auto& archs = list.archs;
   std::vector<double> values;
   values.reserve(archs.size());
   for (std::size_t i = 0; i < archs.size(); ++i) {
@@ -177,7 +179,7 @@ int run_lut_predict(const LutPredictOptions& o) {
       throw hwnas::InvalidArgument(what);
     }
   }
-  print_predictions(values, {{"lut", o.lut}}, o.json);
+  print_predictions(values, list, {{"lut", o.lut}}, o.json);
   return 0;
 }
 
@@ -207,7 +209,7 @@ void add_measure_commands(CLI::App& app, int& status) {
     cmd->add_option("--lut", o->lut, "folder of <r>_lookup_table.yaml (OFA's layout) or a .json table file")
         ->required();
     o->space.add_to(*cmd);
-    cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
+    o->arch.add_to(*cmd);
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_lut_predict(*o); });
   }

@@ -302,7 +302,7 @@ int run_finetune(const FinetuneOptions& o) {
 struct PredictOptions {
   std::string model;
   ModelSpaceArgs model_space;
-  std::string arch;
+  ArchArgs arch;
   std::vector<double> hardware;
   std::string device;
   bool json = false;
@@ -318,18 +318,6 @@ hwnas::DeviceDescriptor device_from_arg(const std::string& arg) {
                                  " devices; give one");
   }
   return devices.front();
-}
-
-std::vector<Architecture> checked_archs(const std::string& arch_arg, const MbConvSpace& space) {
-  auto archs = load_archs(arch_arg);
-  for (std::size_t i = 0; i < archs.size(); ++i) {
-    try {
-      space.validate(archs[i]);
-    } catch (const hwnas::InvalidArgument& e) {
-      throw hwnas::InvalidArgument("--arch: architecture " + std::to_string(i) + ": " + e.what());
-    }
-  }
-  return archs;
 }
 
 int run_predict(const PredictOptions& o) {
@@ -349,8 +337,8 @@ int run_predict(const PredictOptions& o) {
       throw hwnas::InvalidArgument("--device " + o.device + ": not a device of " + o.model + " (" + known +
                                    "); for a new device pass @FILE with its fingerprint");
     }
-    print_predictions(m.predict(device, checked_archs(o.arch, m.space())), {{"model", o.model}, {"device", device.name}},
-                      o.json);
+    const auto list = o.arch.load(m.space(), true);
+    print_predictions(m.predict(device, list.archs), list, {{"model", o.model}, {"device", device.name}}, o.json);
     return 0;
   }
   const auto predictor = hwnas::load_ensemble<float>(o.model);
@@ -360,8 +348,8 @@ int run_predict(const PredictOptions& o) {
     throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
                                  std::to_string(o.hardware.size()));
   }
-  print_predictions(predictor.predict(checked_archs(o.arch, predictor.space()), o.hardware), {{"model", o.model}},
-                    o.json);
+  const auto list = o.arch.load(predictor.space(), true);
+  print_predictions(predictor.predict(list.archs, o.hardware), list, {{"model", o.model}}, o.json);
   return 0;
 }
 
@@ -469,7 +457,7 @@ void add_predictor_commands(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand("predict", "latency (ms) of architectures from a saved predictor");
     cmd->add_option("--model", o->model, "model file")->required();
     o->model_space.add_to(*cmd);
-    cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
+    o->arch.add_to(*cmd);
     add_list_option(*cmd, "--hardware", o->hardware, "hardware features (models trained with them)");
     cmd->add_option("--device", o->device,
                     "multi-device models: a device's name, or @FILE with a new device's record and fingerprint");

@@ -105,10 +105,12 @@ int run_search(const SearchOptions& o) {
                 {"space", space.name()}});
     return 0;
   }
-  for (const auto& b : result.budgets) std::cout << hwnas::arch_to_json(b.best.arch) << "\n";
+  const char* latency_kind = lat_kind == "measure" ? "measured" : "predicted";
   for (const auto& b : result.budgets) {
-    progress.line(fmt::format("budget {:g} ms: accuracy {:.5f}, latency {:.4f} ms", b.budget, b.best.fitness,
-                              b.best.latency));
+    std::cout << fmt::format("budget {:g} ms: accuracy {:.5f}, {} latency {:.4f} ms, {:.3f} M MACs\n", b.budget,
+                             b.best.fitness, latency_kind, b.best.latency,
+                             static_cast<double>(space.cost(b.best.arch).macs) / 1e6)
+              << hwnas::arch_to_json(b.best.arch) << "\n";
   }
   return 0;
 }

@@ -109,7 +109,7 @@ int run_sample(const SampleOptions& o) {
 
 struct MacsOptions {
   SpaceArgs space;
-  std::string arch;
+  ArchArgs arch;
   bool layers = false;
   bool json = false;
 };
@@ -117,7 +117,7 @@ struct MacsOptions {
 int run_macs(const MacsOptions& o) {
   const auto space = o.space.make();
   Json results = Json::array();
-  for (const auto& a : load_archs(o.arch)) {
+  for (const auto& a : o.arch.load(space, false).archs) {
     const auto list = space.layers(a);
     const auto cost = hwnas::network_cost(list);
     Json r = {{"arch", a}, {"macs", cost.macs}, {"params", cost.params}};
@@ -145,7 +145,7 @@ int run_macs(const MacsOptions& o) {
 
 struct EncodeOptions {
   SpaceArgs space;
-  std::string arch;
+  ArchArgs arch;
   std::string encoding = "bins8";
   std::vector<double> hardware;
   bool json = false;
@@ -157,7 +157,7 @@ int run_encode(const EncodeOptions& o) {
   eo.resolution = hwnas::resolution_encoding_from_string(o.encoding);
   eo.hardware_features = o.hardware.size();
   const hwnas::Encoder enc(space, eo);
-  const auto archs = load_archs(o.arch);
+  const auto archs = o.arch.load(space, false).archs;
   for (const auto& a : archs) space.validate(a);
   const auto m = enc.encode_batch<double>(archs, o.hardware);
   Json rows = Json::array();
@@ -236,7 +236,7 @@ void add_space_commands(CLI::App& app, int& status) {
     auto o = std::make_shared<MacsOptions>();
     auto* cmd = app.add_subcommand("macs", "MACs and parameters of architectures");
     o->space.add_to(*cmd);
-    cmd->add_option("--arch", o->arch, "spec JSON, or @FILE (JSON, JSON array, JSON lines, dataset CSV)")->required();
+    o->arch.add_to(*cmd);
     cmd->add_flag("--layers", o->layers, "print the layer list with shapes");
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_macs(*o); });
@@ -245,7 +245,7 @@ void add_space_commands(CLI::App& app, int& status) {
     auto o = std::make_shared<EncodeOptions>();
     auto* cmd = app.add_subcommand("encode", "feature vectors of architectures (one CSV row each)");
     o->space.add_to(*cmd);
-    cmd->add_option("--arch", o->arch, "spec JSON, or @FILE")->required();
+    o->arch.add_to(*cmd);
     cmd->add_option("--encoding", o->encoding, "resolution encoding: bins8 (the method), one-hot, numeric, none")
         ->capture_default_str();
     add_list_option(*cmd, "--hardware", o->hardware, "hardware features appended to every row");
