@@ -89,3 +89,38 @@ function(hwnas_cli_case_unknown_option)
   hwnas_run(v encode --arch "${MAX_ARCH}" --hardware -1)
   hwnas_expect_ok(v)
 endfunction()
+
+# hwnas_top_keys(<var> <json text>): the top-level keys of a JSON object in
+# the order printed (CMake's own JSON functions sort them).
+function(hwnas_top_keys var text)
+  string(REGEX MATCHALL "\n  \"[a-z_0-9]+\":" found "${text}")
+  list(TRANSFORM found REPLACE "^\n  \"([a-z_0-9]+)\":$" "\\1")
+  set(${var} "${found}" PARENT_SCOPE)
+endfunction()
+
+# JSON keys come out in the order docs/cli.md lists them, not sorted.
+function(hwnas_cli_case_json_key_order)
+  hwnas_synthetic_csv("${CASE_DIR}/synthetic.csv" 40 3)
+  hwnas_run(t train --data synthetic.csv --target dev_a --epochs 1 -o m.hwnas --json)
+  hwnas_expect_ok(t)
+  hwnas_expect_json(t)
+  hwnas_top_keys(keys "${t_out}")
+  set(documented test train_s epochs stop_reason best_epoch best_validation_rmse train_rows validation_rows mlp_off
+                 recipe target split space width seed learning_rate momentum weight_decay n_train n_validation n_test
+                 model)
+  if(NOT keys STREQUAL documented)
+    hwnas_fail("train --json keys:\n  ${keys}\nexpected, as docs/cli.md lists them:\n  ${documented}")
+  endif()
+  hwnas_run(e eval --model m.hwnas --data synthetic.csv --target dev_a --json)
+  hwnas_expect_ok(e)
+  hwnas_top_keys(keys "${e_out}")
+  if(NOT keys STREQUAL "test;latency_margin;model;target;split;n_test")
+    hwnas_fail("eval --json keys: ${keys}")
+  endif()
+  # The metrics too, within5 and within10 in percent as the library holds them.
+  string(REGEX MATCHALL "\n    \"[a-z_0-9]+\":" metrics "${t_out}")
+  list(TRANSFORM metrics REPLACE "^\n    \"([a-z_0-9]+)\":$" "\\1")
+  if(NOT metrics STREQUAL "rmse;rmse_pct;mae;mape;median_ape;max_error;within5;within10;kendall;spearman;n")
+    hwnas_fail("train --json test keys: ${metrics}")
+  endif()
+endfunction()

@@ -380,3 +380,21 @@ function(hwnas_cli_case_arch_net_config)
   hwnas_run(x macs --arch "${MAX_ARCH}" --image-size 160)
   hwnas_expect_error(x "--image-size: only for a net.config given to --arch")
 endfunction()
+
+# encode --json prints each encoding on one line (arrays of numbers on one
+# line), not one number per line.
+function(hwnas_cli_case_encode_json_rows)
+  file(WRITE "${CASE_DIR}/archs.jsonl" "${MAX_ARCH}\n${MIN_ARCH}\n")
+  hwnas_run(r encode --space ofa-mbv3 --arch @archs.jsonl --json)
+  hwnas_expect_ok(r)
+  hwnas_expect_json(r)
+  hwnas_check_length("${r_json}" 2 encodings)
+  string(REGEX MATCHALL "\n    \\[[-0-9.e, ]+\\]" rows "${r_out}")
+  list(LENGTH rows n_rows)
+  # Newlines counted directly: an unbalanced '[' would merge list items.
+  string(REGEX MATCHALL "\n" newlines "${r_out}")
+  list(LENGTH newlines n_lines)
+  if(NOT n_rows EQUAL 2 OR n_lines GREATER 10)
+    hwnas_fail("expected 2 encoding rows on a line each in at most 10 lines, found ${n_rows} rows in ${n_lines} lines")
+  endif()
+endfunction()
