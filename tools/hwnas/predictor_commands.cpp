@@ -230,14 +230,8 @@ int run_finetune(const FinetuneOptions& o) {
   auto options = recipe.training;
   options.frozen_layers = frozen_layers;
   options.on_epoch = progress.epoch_hook(options.epochs);
-  Json j = {{"recipe", args.recipe},
-            {"target", o.data.target},
-            {"split", table.choice.text},
-            {"seed", args.seed},
-            {"samples", o.samples},
-            {"frozen_layers", frozen_layers},
-            {"n_test", xs.size()},
-            {"model", args.output}};
+  Json fit;  // what the fine-tuning reports: train's fit fields, or fine_tune_from's
+  std::size_t holdout = 0;
   std::ostringstream text;
   hwnas::RegressionMetrics m;
   if (bases.size() == 1) {
@@ -246,8 +240,9 @@ int run_finetune(const FinetuneOptions& o) {
     warn_if_diverged(report);
     hwnas::save_predictor(predictor, args.output);
     m = predictor.evaluate(xs, ys);
-    j.update(Json(report));
-    j.update({{"base", o.bases.front()}, {"n_train", xt.size()}, {"n_holdout", report.validation_rows}});
+    fit = report;
+    fit["base"] = o.bases.front();
+    holdout = report.validation_rows;
     text << "fine-tuned " << o.bases.front() << " to " << o.data.target << " with " << o.samples << " samples ("
          << frozen_layers << " frozen layers, " << args.recipe << " recipe, " << report.validation_rows
          << " of them held out): " << fit_text(report) << "\n";
@@ -270,13 +265,12 @@ int run_finetune(const FinetuneOptions& o) {
       cj["base"] = o.bases[c.base];
       candidates.push_back(std::move(cj));
     }
-    j.update({{"bases", o.bases},
-              {"candidates", candidates},
-              {"members", ensemble.size()},
-              {"folds", transfer.folds},
-              {"n_train", xt.size()},
-              {"n_holdout", report.validation_rows},
-              {"train_s", report.seconds}});
+    fit = {{"train_s", report.seconds},
+           {"bases", o.bases},
+           {"candidates", candidates},
+           {"members", ensemble.size()},
+           {"folds", transfer.folds}};
+    holdout = report.validation_rows;
     text << "fine-tuned " << report.candidates.size() << " of " << bases.size() << " bases to " << o.data.target
          << " with " << o.samples << " samples (" << args.recipe << " recipe, " << transfer.folds << " fold"
          << (transfer.folds == 1 ? "" : "s") << " of " << report.validation_rows << " held out) in " << std::fixed
@@ -288,7 +282,18 @@ int run_finetune(const FinetuneOptions& o) {
     text << "ensemble of " << ensemble.size() << " fine-tuned predictors\n";
   }
   if (o.json) {
-    j["test"] = m;
+    Json j = {{"test", m}};
+    j.update(fit);
+    j.update({{"recipe", args.recipe},
+              {"target", o.data.target},
+              {"split", table.choice.text},
+              {"seed", args.seed},
+              {"samples", o.samples},
+              {"frozen_layers", frozen_layers},
+              {"n_train", xt.size()},
+              {"n_holdout", holdout},
+              {"n_test", xs.size()},
+              {"model", args.output}});
     print_json(j);
     return 0;
   }
