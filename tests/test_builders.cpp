@@ -24,6 +24,7 @@ struct MacsDevice {
     double ms = 0;
   };
   std::size_t prepared = 0;
+  std::string label = "macs";
   Prepared prepare(std::span<const Layer> layers, int batch) {
     ++prepared;
     return {static_cast<double>(network_cost({layers.begin(), layers.end()}).macs) * batch / 1e6};
@@ -31,7 +32,7 @@ struct MacsDevice {
   void run(Prepared&) {}
   void synchronize() {}
   double timed_run(Prepared& p) { return p.ms; }
-  std::string name() const { return "macs"; }
+  std::string name() const { return label; }
 };
 
 std::filesystem::path fresh_dir(const std::string& name) {
@@ -97,7 +98,7 @@ TEST_CASE("builders: a dataset build, interrupted and resumed, equals an uninter
   const std::size_t before = dev.prepared;
   CHECK(build_dataset(dev, space, dir / "resumed.csv", o).measured == 0);
   CHECK(dev.prepared == before);
-  CHECK(files_in(dir) == 2);  // no temp files left behind
+  CHECK(files_in(dir) == 4);  // the CSVs and their build records, no temp files left behind
 
   // Resuming with other settings is refused.
   auto other_seed = o;
@@ -107,7 +108,8 @@ TEST_CASE("builders: a dataset build, interrupted and resumed, equals an uninter
   auto other_column = o;
   other_column.column = "cpu";
   CHECK_THROWS_WITH_AS(build_dataset(dev, space, dir / "whole.csv", other_column),
-                       doctest::Contains("has other columns"), InvalidArgument);
+                       doctest::Contains("was measured with column macs_ms, this build has column cpu"),
+                       InvalidArgument);
   CHECK_THROWS_WITH_AS(build_dataset(dev, MbConvSpace::compofa(CompofaKernel::fixed), dir / "x.csv",
                                      DatasetBuildOptions{.n = 7000}),
                        "measure: 7000 distinct sub-networks requested, compofa-fixed has 6075", InvalidArgument);
@@ -136,7 +138,7 @@ TEST_CASE("builders: a LUT build is resumable and its sums are the whole network
     const std::string name = std::to_string(r) + "_lookup_table.yaml";
     CHECK(hwnas::detail::read_file(dir / "resumed" / name) == hwnas::detail::read_file(dir / "whole" / name));
   }
-  CHECK(files_in(dir / "resumed") == 2);
+  CHECK(files_in(dir / "resumed") == 3);  // the tables and the build record
 
   // With MACs as latency, the sum over a network's keys is the network's.
   const LutEstimator lut(space, tables);
@@ -159,5 +161,69 @@ TEST_CASE("builders: the CPU executor measures a small dataset and LUT of this m
   CHECK(build_lut(cpu, space, dir / "lut", {.timing = kQuick}).measured == 36);
   const LutEstimator lut(space, read_lut_folder(dir / "lut"));
   CHECK(lut.predict(data.archs()[0]) > 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builders: resuming with other measurement settings is refused, naming the setting, the file, both values") {
+  const auto space = MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions({160});
+  const auto dir = fresh_dir("settings");
+  MacsDevice dev;
+  const DatasetBuildOptions o{.n = 4, .batch = 1, .timing = kQuick, .column = "ms"};
+  const auto csv = dir / "data.csv";
+  const std::string record = csv.string() + ".build.json";
+  auto stop_at_2 = o;
+  stop_at_2.on_progress = [](const BuildProgress& p) { return p.done == 2; };
+  build_dataset(dev, space, csv, stop_at_2);
+  REQUIRE(std::filesystem::exists(record));
+
+  auto batch4 = o;
+  batch4.batch = 4;
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, csv, batch4),
+                       ("measure: " + csv.string() + " was measured with batch 1, this build has batch 4 (settings in " +
+                        record + "); resume with the same settings or measure into another file")
+                           .c_str(),
+                       InvalidArgument);
+  auto repeats = o;
+  repeats.timing.repeats = 5;
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, csv, repeats), doctest::Contains("with repeats 3, this build has repeats 5"),
+                       InvalidArgument);
+  auto warmup = o;
+  warmup.timing.warmup = 2;
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, csv, warmup), doctest::Contains("with warmup 0, this build has warmup 2"),
+                       InvalidArgument);
+  auto keep = o;
+  keep.timing.outliers = Outliers::keep;
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, csv, keep),
+                       doctest::Contains("with outliers tukey, this build has outliers keep"), InvalidArgument);
+  MacsDevice other;
+  other.label = "torch-cpu";
+  CHECK_THROWS_WITH_AS(build_dataset(other, space, csv, o),
+                       doctest::Contains("with executor macs, this build has executor torch-cpu"), InvalidArgument);
+  // Nothing was measured by the refused runs; the same settings resume.
+  CHECK(Dataset::read_csv(csv).size() == 2);
+  CHECK(build_dataset(dev, space, csv, o).measured == 2);
+
+  // A dataset without its record: its settings are unknown.
+  std::filesystem::copy_file(csv, dir / "copy.csv");
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, dir / "copy.csv", o),
+                       doctest::Contains("copy.csv has no build record"), InvalidArgument);
+  // A damaged record is a format error naming it.
+  hwnas::detail::write_file_atomic(record, "{\"batch\": ");
+  CHECK_THROWS_WITH_AS(build_dataset(dev, space, csv, o), doctest::Contains("data.csv.build.json"), FormatError);
+
+  // The same for a lookup table folder (its record: build.json in it).
+  auto stop_at_10 = LutBuildOptions{.timing = kQuick};
+  stop_at_10.on_progress = [](const BuildProgress& p) { return p.done == 10; };
+  CHECK(build_lut(dev, space, dir / "lut", stop_at_10).measured == 10);
+  CHECK(std::filesystem::exists(dir / "lut" / "build.json"));
+  CHECK_THROWS_WITH_AS(build_lut(dev, space, dir / "lut", {.batch = 2, .timing = kQuick}),
+                       ("lut: " + (dir / "lut").string() + " was measured with batch 1, this build has batch 2 (settings in " +
+                        (dir / "lut" / "build.json").string() + "); resume with the same settings or measure into another folder")
+                           .c_str(),
+                       InvalidArgument);
+  CHECK(build_lut(dev, space, dir / "lut", {.timing = kQuick}).measured == 26);
+  std::filesystem::remove(dir / "lut" / "build.json");
+  CHECK_THROWS_WITH_AS(build_lut(dev, space, dir / "lut", {.timing = kQuick}), doctest::Contains("has no build record"),
+                       InvalidArgument);
   std::filesystem::remove_all(dir);
 }

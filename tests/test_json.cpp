@@ -61,3 +61,16 @@ TEST_CASE("json: architectures and fit reports") {
   CHECK(j["best_epoch"].get<int>() == 2);  // 1-based, as the progress lines
   CHECK(j.begin().key() == "train_s");
 }
+
+TEST_CASE("json: a fine-tuned candidate, its base replaceable by a name in place") {
+  TransferCandidate c;
+  c.base = 2;
+  c.line_fit_rmse = 0.5;
+  c.validation_rmse = 0.25;
+  c.kept = true;
+  Json j = c;
+  CHECK(j.dump() == R"({"base":2,"line_fit_rmse":0.5,"validation_rmse":0.25,"kept":true})");
+  j["base"] = "v100.hwnas";  // ordered_json keeps the key where it was
+  CHECK(j.begin().key() == "base");
+  CHECK(j.begin().value() == "v100.hwnas");
+}

@@ -230,3 +230,47 @@ TEST_CASE("search: distinct parents keep a small space's search from stalling (O
   CHECK(ofa.budgets[4].best.fitness < optimum - 0.002);
   CHECK(distinct.budgets[4].best.fitness == optimum);
 }
+
+namespace {
+
+/// A latency source that knows its space, as model files and lookup tables do.
+struct SpacedLatency {
+  MbConvSpace space_;
+  const MbConvSpace& space() const noexcept { return space_; }
+  std::vector<double> predict(std::span<const Architecture> archs) const {
+    std::vector<double> out;
+    for (const auto& a : archs) out.push_back(static_cast<double>(space_.cost(a).macs) / 1e7);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("search: a source of another space is refused, naming both spaces") {
+  const auto space = fixed_space(1.2);
+  const EvolutionFinder finder(space, {.population = 10, .generations = 2, .budgets = {60}});
+  const auto fitness = toy_accuracy(space);
+  // Another width: the w1.0 source has other layer widths, so other latencies.
+  const SpacedLatency w10{MbConvSpace::ofa_mobilenet_v3(1.0)};
+  CHECK_THROWS_WITH_AS(finder.run(fitness, w10),
+                       doctest::Contains("latency source's space ofa-mbv3 w1.0 does not hold every network of the "
+                                         "searched space compofa-fixed w1.2"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(finder.run(w10, SpacedLatency{space}),
+                       doctest::Contains("fitness's space ofa-mbv3 w1.0 does not hold"), InvalidArgument);
+  // Resolutions the source does not know.
+  const SpacedLatency few{MbConvSpace::ofa_mobilenet_v3(1.2).with_resolutions({160, 224})};
+  CHECK_THROWS_WITH_AS(finder.run(fitness, few), doctest::Contains("resolution 176"), InvalidArgument);
+  // A space with fixed kernels cannot score an elastic one.
+  const EvolutionFinder elastic(MbConvSpace::ofa_mobilenet_v3(1.2), {.population = 10, .generations = 2, .budgets = {60}});
+  CHECK_THROWS_WITH_AS(elastic.run(toy_accuracy(elastic.space()), SpacedLatency{space}),
+                       doctest::Contains("compofa-fixed w1.2 does not hold every network of the searched space "
+                                         "ofa-mbv3 w1.2"),
+                       InvalidArgument);
+  // CompOFA's networks are OFA MobileNetV3 networks of the same width: an
+  // ofa-mbv3 w1.2 source (OFA's accuracy predictor, say) scores them.
+  const SpacedLatency ofa12{MbConvSpace::ofa_mobilenet_v3(1.2)};
+  const auto result = finder.run(fitness, ofa12);
+  CHECK(result.budgets.front().best.latency <= 60);
+  CHECK(finder.run(ofa12, SpacedLatency{space}).generations == 2);
+}

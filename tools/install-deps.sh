@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Core: Eigen. Program and file formats: nlohmann-json, yaml-cpp (OFA's lookup
-# tables), CLI11. Tests: doctest,
+# tables), CLI11, fmt (the program's text only). Tests: doctest,
 # xtensor (an independent .npy writer). Benchmarks (-DHWNAS_BUILD_BENCHMARKS=ON):
 # Google Benchmark.
 packages=(
@@ -14,6 +14,7 @@ packages=(
   libeigen3-dev
   nlohmann-json3-dev
   libcli11-dev
+  libfmt-dev
   doctest-dev
   xtensor-dev
   libbenchmark-dev

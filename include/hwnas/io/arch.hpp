@@ -53,6 +53,11 @@ struct NetConfig {
   std::vector<Layer> layers;  ///< exact shapes, as MbConvSpace::layers gives them
 };
 
+/// True when `text` is an OFA net.config: a JSON object with "first_conv"
+/// and "blocks", which no spec JSON has. Tells a net.config from a spec
+/// file by content, whatever its name.
+inline bool is_net_config(std::string_view text);
+
 /// Parses a net.config (old "MobileInvertedResidualBlock" / new
 /// "ResidualBlock" dialect) for an input of `resolution` pixels.
 inline NetConfig parse_net_config(std::string_view text, int resolution, const std::string& source = "<input>");
@@ -296,6 +301,13 @@ inline std::vector<Architecture> parse_arch_list(std::string_view text, const st
 inline std::vector<Architecture> read_arch_file(const std::filesystem::path& path) {
   if (path.extension() == ".csv") return Dataset::read_csv(path).archs();
   return parse_arch_list(detail::read_file(path), path.string());
+}
+
+inline bool is_net_config(std::string_view text) {
+  const auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || text[start] != '{') return false;
+  const auto value = nlohmann::json::parse(text, nullptr, false);
+  return value.is_object() && value.contains("first_conv") && value.contains("blocks");
 }
 
 inline NetConfig parse_net_config(std::string_view text, int resolution, const std::string& source) {

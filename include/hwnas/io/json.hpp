@@ -15,6 +15,7 @@
 #include "hwnas/io/arch.hpp"
 #include "hwnas/metrics.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
+#include "hwnas/predictor/transfer.hpp"
 #include "hwnas/predictor/tune.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
@@ -70,6 +71,14 @@ void to_json(J& j, const TrialResult& t) {
         {"stop_reason", std::string(to_string(t.stop_reason))},
         {"best_validation_rmse", t.best_validation_rmse},
         {"final_validation_rmse", t.final_validation_rmse}};
+}
+
+/// A base fine_tune_from fine-tuned: {"base" (its index; a program that
+/// knows the bases' names replaces it), "line_fit_rmse", "validation_rmse"
+/// (ms), "kept"}.
+template <class J>
+void to_json(J& j, const TransferCandidate& c) {
+  j = J{{"base", c.base}, {"line_fit_rmse", c.line_fit_rmse}, {"validation_rmse", c.validation_rmse}, {"kept", c.kept}};
 }
 
 /// A layer of a layer list: shapes as [H, W, C], MACs and parameters.

@@ -3,7 +3,9 @@
 // statistics) and OFA's lookup-table folder (every layer key of a space,
 // each measured alone). Every finished row or key is written at once,
 // atomically, so an interrupted run loses nothing it finished, and a rerun
-// measures only what is missing.
+// measures only what is missing. Each build records its measurement
+// settings next to its output, and a resume with other settings is refused:
+// rows timed with another batch or protocol would mix silently.
 #pragma once
 
 #include <chrono>
@@ -12,11 +14,15 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hwnas/dataset.hpp"
+#include "hwnas/detail/file_io.hpp"
 #include "hwnas/lut/lookup_table.hpp"
 #include "hwnas/io/lut.hpp"
 #include "hwnas/measure/adapter.hpp"
@@ -57,10 +63,22 @@ struct DatasetBuildOptions {
 /// networks (canonical forms) drawn with space.sample_distinct from `seed`.
 std::vector<Architecture> dataset_architectures(const MbConvSpace& space, std::size_t n, std::uint64_t seed);
 
+/// The build record of a dataset CSV: `<csv>.build.json`, the settings its
+/// rows were measured with ({"format": "hwnas-build", "version": 1, "kind":
+/// "dataset", "executor", "batch", "warmup", "repeats", "outliers",
+/// "column"}).
+std::filesystem::path dataset_record_path(const std::filesystem::path& csv);
+/// The build record of a lookup-table folder: `<dir>/build.json` (kind
+/// "lut", no column).
+std::filesystem::path lut_record_path(const std::filesystem::path& dir);
+
 /// Measures options.n sub-networks into `csv`. An existing file is resumed:
-/// its rows must be rows of this build (same columns, each id's
-/// architecture the one this seed and space give it), else
-/// InvalidArgument; they are kept and not measured again.
+/// its build record must hold this build's settings (the adapter's name,
+/// batch, warm-up, repeats, outlier rule, column) and its rows must be rows
+/// of this build (same columns, each id's architecture the one this seed and
+/// space give it), else InvalidArgument naming the setting, the file and
+/// both values; the rows are kept and not measured again. A new build
+/// writes its record (atomically) before its first row.
 template <Adapter A>
 BuildReport build_dataset(A& adapter, const MbConvSpace& space, const std::filesystem::path& csv,
                           const DatasetBuildOptions& options);
@@ -74,7 +92,8 @@ struct LutBuildOptions {
 
 /// Measures every key of lut_layers(space, r) for each resolution alone and
 /// writes OFA's folder: `<dir>/<r>_lookup_table.yaml`, entries {count = kept
-/// runs, mean, std} in ms. Keys already in an existing file are kept.
+/// runs, mean, std} in ms. Keys already in an existing file are kept, when
+/// the folder's build record holds this build's settings (as build_dataset).
 template <Adapter A>
 BuildReport build_lut(A& adapter, const MbConvSpace& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options);
@@ -106,7 +125,73 @@ inline std::vector<std::string> dataset_columns(const std::string& c) {
   return {c, c + "_mean", c + "_p90", c + "_std", c + "_runs"};
 }
 
+/// What a build's output cannot tell about how it was measured.
+struct BuildSettings {
+  std::string kind;  ///< "dataset" or "lut"
+  std::string executor;
+  int batch = 1;
+  TimingOptions timing;
+  std::string column;  ///< dataset only
+
+  nlohmann::ordered_json to_json() const {
+    nlohmann::ordered_json j = {{"format", "hwnas-build"}, {"version", 1},     {"kind", kind},
+                                {"executor", executor},    {"batch", batch},   {"warmup", timing.warmup},
+                                {"repeats", timing.repeats},
+                                {"outliers", timing.outliers == Outliers::tukey ? "tukey" : "keep"}};
+    if (kind == "dataset") j["column"] = column;
+    return j;
+  }
+};
+
+/// Resuming `output` (which holds measured items when `resumed`): its record
+/// must hold `settings`; a fresh build (re)writes the record. `what` starts
+/// the messages ("measure", "lut"), `unit` names the output ("file",
+/// "folder").
+inline void check_build_record(const std::filesystem::path& output, const std::filesystem::path& record,
+                               const BuildSettings& settings, bool resumed, const char* what, const char* unit) {
+  const auto wanted = settings.to_json();
+  std::error_code ec;
+  if (!resumed) {
+    hwnas::detail::write_file_atomic(record, wanted.dump(2) + "\n");
+    return;
+  }
+  const std::string prefix = std::string(what) + ": " + output.string();
+  if (!std::filesystem::exists(record, ec)) {
+    throw InvalidArgument(prefix + " has no build record " + record.string() +
+                          ", so the settings its measurements were taken with are unknown; measure into another " +
+                          unit);
+  }
+  const std::string text = hwnas::detail::read_file(record);
+  nlohmann::json found;
+  try {
+    found = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(record.string(), 0, 0, std::string("malformed build record: ") + e.what());
+  }
+  if (!found.is_object() || found.value("format", "") != "hwnas-build") {
+    throw FormatError(record.string(), 0, 0, "not an hwnas build record (expected \"format\": \"hwnas-build\")");
+  }
+  for (auto it = wanted.begin(); it != wanted.end(); ++it) {
+    const auto f = found.find(it.key());
+    const std::string had = f == found.end() ? "none" : f->is_string() ? f->get<std::string>() : f->dump();
+    const std::string has = it->is_string() ? it->get<std::string>() : it->dump();
+    if (had != has) {
+      throw InvalidArgument(prefix + " was measured with " + it.key() + " " + had + ", this build has " + it.key() +
+                            " " + has + " (settings in " + record.string() +
+                            "); resume with the same settings or measure into another " + unit);
+    }
+  }
+}
+
 }  // namespace detail
+
+inline std::filesystem::path dataset_record_path(const std::filesystem::path& csv) {
+  auto p = csv;
+  p += ".build.json";
+  return p;
+}
+
+inline std::filesystem::path lut_record_path(const std::filesystem::path& dir) { return dir / "build.json"; }
 
 inline std::vector<Architecture> dataset_architectures(const MbConvSpace& space, std::size_t n, std::uint64_t seed) {
   const auto count = space.count().to_uint64();
@@ -133,7 +218,11 @@ BuildReport build_dataset(A& adapter, const MbConvSpace& space, const std::files
   const auto columns = detail::dataset_columns(options.column);
   Dataset data(columns);
   std::error_code ec;
-  if (std::filesystem::exists(csv, ec)) {
+  const bool resumed = std::filesystem::exists(csv, ec);
+  detail::check_build_record(csv, dataset_record_path(csv),
+                             {"dataset", std::string(adapter.name()), options.batch, options.timing, options.column},
+                             resumed, "measure", "file");
+  if (resumed) {
     data = Dataset::read_csv(csv);
     if (data.columns() != columns) {
       throw InvalidArgument("measure: " + csv.string() + " has other columns than a build of column '" +
@@ -201,6 +290,13 @@ BuildReport build_lut(A& adapter, const MbConvSpace& space, const std::filesyste
     }
     work.push_back(std::move(w));
   }
+  bool resumed = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    resumed = resumed || entry.path().filename().string().ends_with("_lookup_table.yaml");
+  }
+  detail::check_build_record(dir, lut_record_path(dir),
+                             {"lut", std::string(adapter.name()), options.batch, options.timing, ""}, resumed, "lut",
+                             "folder");
   const detail::BuildClock clock(total, report.resumed);
   for (auto& w : work) {
     for (const auto& [key, layers] : w.todo) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -106,7 +107,12 @@ class EvolutionFinder {
   const EvolutionOptions& options() const noexcept { return options_; }
 
   /// InvalidArgument naming the budget when no random architecture meets it
-  /// after options.max_init_draws draws. on_generation returning true stops.
+  /// after options.max_init_draws draws. A fitness or latency source that
+  /// knows its space (`s.space()`: model files, lookup tables) must hold every
+  /// network of the searched space, else InvalidArgument naming both spaces
+  /// before anything is scored: a model of another width or supernet would
+  /// score networks it was never trained on. on_generation returning true
+  /// stops.
   template <BatchScore Fitness, BatchScore Latency>
   EvolutionResult run(const Fitness& fitness, const Latency& latency,
                       const std::function<bool(const GenerationInfo&)>& on_generation = {}) const;
@@ -119,6 +125,74 @@ class EvolutionFinder {
 };
 
 // ---------------------------------------------------------------------------
+
+namespace detail {
+
+/// A width as OFA names its supernets: 1.0, 1.2.
+inline std::string width_text(double width) {
+  std::string w = format_double(width);
+  if (w.find_first_of(".en") == std::string::npos) w += ".0";
+  return w;
+}
+
+/// "ofa-mbv3 w1.2"
+inline std::string space_label(const MbConvSpace& s) { return s.name() + " w" + width_text(s.options().width); }
+
+/// Why `source`, a space a score was built for, does not hold every network
+/// of `searched` (empty: it does). A subspace of the same supernet is
+/// held: CompOFA's networks are OFA MobileNetV3 networks of the same width.
+inline std::string space_not_covered(const MbConvSpace& source, const MbConvSpace& searched) {
+  const auto& o = source.options();
+  const auto& s = searched.options();
+  const auto subset = [](const std::vector<int>& small, const std::vector<int>& big, const char* what) {
+    for (int v : small) {
+      if (std::find(big.begin(), big.end(), v) == big.end()) return std::string(what) + " " + std::to_string(v);
+    }
+    return std::string();
+  };
+  if (o.family != s.family || source.num_slots() != searched.num_slots()) return "another supernet";
+  if (o.width != s.width) return "width " + width_text(s.width) + ", not " + width_text(o.width);
+  if (o.num_classes != s.num_classes) return std::to_string(s.num_classes) + " classes";
+  if (source.fixed_kernel()) {
+    if (s.stage_kernels != o.stage_kernels) return "kernels other than its fixed stage kernels";
+  } else if (auto k = subset(searched.fixed_kernel() ? s.stage_kernels : s.kernel_choices, o.kernel_choices,
+                             "kernel");
+             !k.empty()) {
+    return k;
+  }
+  if (source.coupled()) {
+    if (s.depth_expand != o.depth_expand) return "expand ratios not coupled to depths as in it";
+  } else {
+    std::vector<int> expands = s.expand_choices;
+    if (searched.coupled()) {
+      expands.clear();
+      for (auto [d, e] : s.depth_expand) expands.push_back(e);
+    }
+    if (auto e = subset(expands, o.expand_choices, "expand ratio"); !e.empty()) return e;
+  }
+  for (std::size_t i = 0; i < source.num_stages(); ++i) {
+    if (auto d = subset(searched.stages()[i].depth_choices, source.stages()[i].depth_choices, "depth"); !d.empty()) {
+      return d + " in stage " + std::to_string(i);
+    }
+  }
+  return subset(s.resolutions, o.resolutions, "resolution");
+}
+
+/// InvalidArgument when a score that knows its space (`what`: "fitness",
+/// "latency source") cannot score every network of `searched`.
+template <class S>
+void check_score_space(const S& score, const MbConvSpace& searched, const char* what) {
+  if constexpr (requires { { score.space() } -> std::convertible_to<const MbConvSpace&>; }) {
+    const MbConvSpace& source = score.space();
+    if (const auto why = space_not_covered(source, searched); !why.empty()) {
+      throw InvalidArgument(std::string("search: the ") + what + "'s space " + space_label(source) +
+                            " does not hold every network of the searched space " + space_label(searched) + " (" +
+                            why + "); use a " + what + " built for " + space_label(searched) + " or search its space");
+    }
+  }
+}
+
+}  // namespace detail
 
 inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions options)
     : space_(std::move(space)), options_(std::move(options)) {
@@ -149,6 +223,8 @@ inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions opti
 template <BatchScore Fitness, BatchScore Latency>
 EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& latency,
                                      const std::function<bool(const GenerationInfo&)>& on_generation) const {
+  detail::check_score_space(fitness, space_, "fitness");
+  detail::check_score_space(latency, space_, "latency source");
   const auto start = std::chrono::steady_clock::now();
   const auto& o = options_;
   const auto n_parents = static_cast<std::size_t>(std::llround(o.parent_ratio * static_cast<double>(o.population)));

@@ -1,0 +1,272 @@
+// Several devices (docs/generalisation.md): train --devices (one model of
+// several device columns) and adapt (a model of a new device from a
+// fingerprint model).
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "common.hpp"
+#include "hwnas/io/device.hpp"
+#include "hwnas/predictor/device_predictor.hpp"
+#include "hwnas/predictor/model_file.hpp"
+
+namespace hwnas_cli {
+
+namespace {
+
+/// The records of a device file by name (empty without one).
+std::map<std::string, hwnas::DeviceDescriptor> device_records(const std::string& path) {
+  std::map<std::string, hwnas::DeviceDescriptor> out;
+  if (path.empty()) return out;
+  for (auto& d : hwnas::read_device_file(path)) out.emplace(d.name, std::move(d));
+  return out;
+}
+
+hwnas::DeviceDescriptor device_record(const std::map<std::string, hwnas::DeviceDescriptor>& records,
+                                      const std::string& name) {
+  if (const auto it = records.find(name); it != records.end()) return it->second;
+  return {name, "", 1, {}, {}};
+}
+
+Json nan_to_null(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
+
+// ---------------------------------------------------------------- adapt ----
+
+struct AdaptOptions {
+  std::string base;
+  ModelSpaceArgs model_space;
+  DataArgs data;
+  std::size_t samples = 0;
+  std::string device_file;
+  std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
+  std::uint64_t seed = 0;
+  std::string output;
+  bool progress = false;
+  bool json = false;
+};
+
+int run_adapt(const AdaptOptions& o) {
+  const Progress progress(o.progress);
+  check_output_path(o.output);
+  const auto model = hwnas::load_device_predictor<float>(o.base);
+  o.model_space.check(model.space(), "--base", o.base);
+  if (model.mode() != hwnas::DescriptorMode::fingerprint) {
+    throw hwnas::InvalidArgument("--base " + o.base + ": a " + std::string(hwnas::to_string(model.mode())) +
+                                 " model; adapt needs a fingerprint model (train --descriptor fingerprint)");
+  }
+  const auto table = load_table(o.data, false, "adapt");
+  require_rows(table.split.test.size(), "test", table, o.data);
+  auto device = device_record(device_records(o.device_file), o.data.target);
+  // The fingerprint: the device file's, else the target's latencies of the
+  // reference architectures, found in the data.
+  const bool fingerprint_from_data = device.fingerprint.empty();
+  std::set<std::size_t> reference_rows;
+  for (std::size_t k = 0; k < model.reference().size(); ++k) {
+    const auto& archs = table.data.archs();
+    const auto it = std::find(archs.begin(), archs.end(), model.reference()[k]);
+    if (it == archs.end()) {
+      if (!fingerprint_from_data) continue;
+      throw hwnas::InvalidArgument(o.data.csv + ": no row holds reference architecture " + std::to_string(k) + " of " +
+                                   o.base + "; give the device's fingerprint in --device-file");
+    }
+    const auto row = static_cast<std::size_t>(it - archs.begin());
+    reference_rows.insert(row);
+    if (fingerprint_from_data) device.fingerprint.push_back(table.y[row]);
+  }
+  std::vector<std::size_t> pool;
+  for (auto r : table.split.train) {
+    if (!reference_rows.contains(r)) pool.push_back(r);
+  }
+  if (o.samples > pool.size()) {
+    throw hwnas::InvalidArgument("--samples " + std::to_string(o.samples) + " is more than the " +
+                                 std::to_string(pool.size()) + " train rows (without the reference rows) of '" +
+                                 o.data.csv + "'");
+  }
+  const auto chosen = hwnas::random_subset(pool, o.samples, o.seed);
+  const auto [xt, yt] = table.rows(chosen, model.space(), o.data.csv);
+  std::vector<std::size_t> test_rows;
+  for (auto r : table.split.test) {
+    if (!reference_rows.contains(r)) test_rows.push_back(r);
+  }
+  const auto [xs, ys] = table.rows(test_rows, model.space(), o.data.csv);
+  hwnas::AdaptOptions options;
+  options.fine_tune_samples = o.fine_tune_from;
+  options.transfer.training.seed = o.seed;
+  options.transfer.training.on_epoch = progress.epoch_hook(options.transfer.training.epochs);
+  progress.line("adapt: " + o.data.target + " from the fingerprint of " +
+                std::to_string(device.fingerprint.size()) + " reference architectures (" +
+                (fingerprint_from_data ? o.data.csv : o.device_file) + ") and " + std::to_string(o.samples) +
+                " samples" +
+                (o.samples >= o.fine_tune_from ? "; fine-tuning the bases competes on a hold-out" : ""));
+  hwnas::AdaptReport report;
+  const auto adapted = hwnas::adapt_to_device(model, device, xt, yt, options, &report);
+  hwnas::save_ensemble(adapted, o.output);
+  const auto m = adapted.evaluate(xs, ys);
+  const std::string base_name = model.devices()[report.mapping.base].name;
+  progress.line("adapt: " + std::string(report.fine_tuned ? "the fine-tuned bases" : "the mapped base " + base_name) +
+                " kept");
+  if (o.json) {
+    Json j = {{"target", o.data.target},
+              {"samples", o.samples},
+              {"seed", o.seed},
+              {"strategy", report.fine_tuned ? "finetune" : "fingerprint"},
+              {"mapping",
+               {{"base", base_name},
+                {"intercept", report.mapping.intercept},
+                {"slope", report.mapping.slope},
+                {"loo_rmse_log", report.mapping.loo_rmse},
+                {"calibration", report.mapping.samples}}},
+              {"holdout_rmse",
+               {{"fingerprint", nan_to_null(report.mapped_holdout_rmse)},
+                {"finetune", nan_to_null(report.fine_tuned_holdout_rmse)}}},
+              {"members", adapted.size()},
+              {"n_test", xs.size()},
+              {"test", m},
+              {"model", o.output}};
+    if (report.fine_tuned) {
+      Json candidates = Json::array();
+      for (const auto& c : report.transfer.candidates) {
+        Json cj = c;
+        cj["base"] = model.devices()[c.base].name;
+        candidates.push_back(std::move(cj));
+      }
+      j["candidates"] = candidates;
+    }
+    print_json(j);
+    return 0;
+  }
+  std::cout << "adapted " << o.base << " to " << o.data.target << " from its fingerprint and " << o.samples
+            << " samples: " << (report.fine_tuned ? "fine-tuned the bases" : "the mapped base") << " (line from "
+            << base_name << ": log y = " << report.mapping.intercept << " + " << report.mapping.slope
+            << " log y_base, leave-one-out " << 100 * report.mapping.loo_rmse << " %)\n"
+            << "test: " << metrics_text(m) << "\n"
+            << "saved " << o.output << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void DeviceTrainArgs::add_to(CLI::App& train) {
+  add_list_option(train, "--devices", devices, "several device columns: one model of them all (docs/generalisation.md)");
+  train.add_option("--descriptor", descriptor, "with --devices: spec, fingerprint or both")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"spec", "fingerprint", "both"}));
+  train.add_option("--device-file", device_file, "with --devices: device records (JSON)");
+  train.add_option("--reference", reference,
+                   "with --devices: file of the dataset ids whose latencies are the fingerprints");
+  add_list_option(train, "--spec-features", spec_features,
+                  "with --descriptor spec or both: the spec features used (batch: the batch size; default: every "
+                  "one of the first device record)");
+}
+
+int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args,
+                      const DeviceTrainArgs& da, const Progress& progress, bool as_json) {
+  if (args.recipe.empty()) args.recipe = "default";
+  const auto recipe = make_recipe(args);
+  const auto mode = hwnas::descriptor_mode_from_string(da.descriptor);
+  const auto space = space_args.make();
+  check_output_path(args.output);
+  if (mode != hwnas::DescriptorMode::spec && da.reference.empty()) {
+    throw hwnas::InvalidArgument("--descriptor " + da.descriptor +
+                                 " needs --reference: a file of the dataset ids whose latencies are the fingerprints");
+  }
+  if (mode != hwnas::DescriptorMode::fingerprint && da.device_file.empty()) {
+    throw hwnas::InvalidArgument("--descriptor " + da.descriptor + " needs --device-file: the devices' spec features");
+  }
+  const auto ids = da.reference.empty() ? std::vector<std::int64_t>{} : hwnas::read_reference_ids(da.reference);
+  const auto records = device_records(da.device_file);
+  std::vector<hwnas::DeviceDescriptor> devices;
+  for (const auto& name : da.devices) {
+    if (!da.device_file.empty() && !records.contains(name)) {
+      throw hwnas::InvalidArgument("--devices " + name + ": no such device in --device-file " + da.device_file);
+    }
+    devices.push_back(device_record(records, name));
+  }
+  std::vector<std::string> spec_names = da.spec_features;
+  if (spec_names.empty() && mode != hwnas::DescriptorMode::fingerprint) {
+    for (const auto& [k, v] : devices.front().spec) spec_names.push_back(k);
+  }
+  auto table_args = data_args;
+  table_args.target = da.devices.front();
+  const auto table = load_table(table_args, false, "train");
+  require_rows(table.split.train.size(), "train", table, data_args);
+  require_rows(table.split.test.size(), "test", table, data_args);
+  for (const auto& d : devices) (void)table.data.column_index(d.name);
+  for (const auto id : ids) (void)table.data.row_of_id(id);
+  for (std::size_t r = 0; r < table.data.size(); ++r) {
+    try {
+      space.validate(table.data.archs()[r]);
+    } catch (const hwnas::InvalidArgument& e) {
+      throw hwnas::InvalidArgument(data_args.csv + ": row with id " + std::to_string(table.data.ids()[r]) + ": " +
+                                   e.what());
+    }
+  }
+  progress.line("training " + std::string(mode == hwnas::DescriptorMode::fingerprint
+                                              ? std::to_string(devices.size()) + " bases"
+                                              : "one model on " + std::to_string(devices.size()) + " devices"));
+  std::vector<hwnas::FitReport> fits;
+  const auto model = hwnas::train_device_predictor<float>(table.data, table.split, space, devices, ids, mode,
+                                                          spec_names, recipe, &fits);
+  for (const auto& f : fits) warn_if_diverged(f);
+  hwnas::save_device_predictor(model, args.output);
+
+  const auto test = table.data.subset(table.split.test);
+  Json per_device = Json::object();
+  std::ostringstream text;
+  text << "trained a " << da.descriptor << " model of " << devices.size() << " devices (" << args.recipe
+       << " recipe, " << table.choice.text << " split), test rows:\n";
+  for (const auto& d : model.devices()) {
+    const auto m = hwnas::evaluate(model.predict(d, test.archs()), test.column(d.name));
+    per_device[d.name] = m;
+    text << "  " << d.name << ": " << metrics_text(m) << "\n";
+  }
+  if (as_json) {
+    double seconds = 0;
+    for (const auto& f : fits) seconds += f.seconds;
+    print_json({{"descriptor", da.descriptor},
+                {"devices", da.devices},
+                {"spec_features", spec_names},
+                {"reference_ids", ids},
+                {"recipe", args.recipe},
+                {"split", table.choice.text},
+                {"seed", args.seed},
+                {"learning_rate", recipe.training.learning_rate},
+                {"momentum", recipe.training.momentum},
+                {"weight_decay", recipe.training.weight_decay},
+                {"train_s", seconds},
+                {"test", per_device},
+                {"model", args.output}});
+    return 0;
+  }
+  std::cout << text.str() << "saved " << args.output << "\n";
+  return 0;
+}
+
+void add_device_commands(CLI::App& app, int& status) {
+  auto o = std::make_shared<AdaptOptions>();
+  auto* cmd = app.add_subcommand(
+      "adapt", "a model of a new device from a multi-device model, its fingerprint and N measured samples");
+  cmd->add_option("--base", o->base, "multi-device model (train --devices, descriptor fingerprint)")->required();
+  o->model_space.add_to(*cmd);
+  o->data.add_to(*cmd, false);
+  cmd->add_option("--samples", o->samples,
+                  "train rows drawn (seeded) from the split's train rows; 0: the fingerprint alone")
+      ->required()
+      ->check(non_negative());
+  cmd->add_option("--device-file", o->device_file, "device records (JSON); a fingerprint there is used");
+  cmd->add_option("--fine-tune-from", o->fine_tune_from,
+                  "from this many samples on, try fine-tuning the bases too (kept if it does better on a "
+                  "20 % hold-out); below, map the best base")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "samples and fine-tuning")->capture_default_str();
+  cmd->add_option("-o,--output", o->output, "model file to write")->required();
+  add_progress_flag(*cmd, o->progress);
+  add_json_flag(*cmd, o->json);
+  cmd->callback([o, &status] { status = run_adapt(*o); });
+}
+
+}  // namespace hwnas_cli

@@ -1,0 +1,265 @@
+// Spaces and architectures: info, count, sample, macs, encode, validate.
+#include <Eigen/Core>
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "common.hpp"
+#include "hwnas/io/arch.hpp"
+#include "hwnas/predictor/encoding.hpp"
+#include "hwnas/random.hpp"
+#include "hwnas/version.hpp"
+
+namespace hwnas_cli {
+
+namespace {
+
+std::string mmacs(std::int64_t macs) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(3) << macs / 1e6;
+  return s.str();
+}
+
+// ----------------------------------------------------------------- info ----
+
+struct InfoOptions {
+  bool json = false;
+};
+
+int run_info(const InfoOptions& o) {
+  Json spaces = Json::array();
+  for (const auto& name : MbConvSpace::preset_names()) {
+    const auto s = MbConvSpace::preset(name);
+    spaces.push_back({{"name", name}, {"slots", s.num_slots()}, {"stages", s.num_stages()},
+                      {"per_resolution", s.count_per_resolution().to_string()}});
+  }
+  const std::string eigen = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
+                            "." + std::to_string(EIGEN_MINOR_VERSION);
+  if (o.json) {
+    print_json({{"version", hwnas::version_string},
+                {"eigen", eigen},
+                {"spaces", spaces},
+                {"resolution_encodings", {"bins8", "one-hot", "numeric", "none"}}});
+    return 0;
+  }
+  std::cout << "hwnas " << hwnas::version_string << " (Eigen " << eigen << ")\n"
+            << "Hardware-aware neural architecture search: search spaces, encodings, latency datasets.\n\n"
+            << "spaces (distinct networks per resolution):\n";
+  for (const auto& s : spaces) {
+    std::cout << "  " << std::left << std::setw(16) << s["name"].get<std::string>() << s["slots"] << " layer slots, "
+              << s["stages"] << " stages, " << s["per_resolution"].get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- count ----
+
+struct CountOptions {
+  SpaceArgs space;
+  bool json = false;
+};
+
+int run_count(const CountOptions& o) {
+  const auto space = o.space.make();
+  const auto per = space.count_per_resolution();
+  const auto total = space.count();
+  const auto n_res = space.options().resolutions.size();
+  if (o.json) {
+    // Counts are strings: they overflow 64-bit integers.
+    print_json({{"space", space}, {"per_resolution", per.to_string()}, {"resolutions", n_res},
+                {"total", total.to_string()}});
+    return 0;
+  }
+  std::cout << space.name() << " (width " << o.space.width << "): " << per.to_string()
+            << " architectures per resolution x " << n_res << " resolutions = " << total.to_string() << "\n";
+  return 0;
+}
+
+// --------------------------------------------------------------- sample ----
+
+struct SampleOptions {
+  SpaceArgs space;
+  std::size_t n = 10;
+  std::uint64_t seed = 0;
+  bool distinct = false;
+  bool image_size = false;
+  bool json = false;
+};
+
+int run_sample(const SampleOptions& o) {
+  const auto space = o.space.make();
+  hwnas::Rng rng(o.seed);
+  const auto form = o.image_size ? hwnas::SpecForm::image_size : hwnas::SpecForm::r_list;
+  Json archs = Json::array();
+  for (std::size_t i = 0; i < o.n; ++i) {
+    const auto a = o.distinct ? space.sample_distinct(rng) : space.sample(rng);
+    if (o.json) {
+      archs.push_back(Json::parse(hwnas::arch_to_json(a, form)));
+    } else {
+      std::cout << hwnas::arch_to_json(a, form) << '\n';
+    }
+  }
+  if (o.json) print_json({{"space", space.name()}, {"seed", o.seed}, {"archs", archs}});
+  return 0;
+}
+
+// ----------------------------------------------------------------- macs ----
+
+struct MacsOptions {
+  SpaceArgs space;
+  ArchArgs arch;
+  bool layers = false;
+  bool json = false;
+};
+
+int run_macs(const MacsOptions& o) {
+  const auto space = o.space.make();
+  Json results = Json::array();
+  for (const auto& a : o.arch.load(space, false).archs) {
+    const auto list = space.layers(a);
+    const auto cost = hwnas::network_cost(list);
+    Json r = {{"arch", a}, {"macs", cost.macs}, {"params", cost.params}};
+    if (o.layers) r["layers"] = list;
+    if (!o.json) {
+      std::cout << mmacs(cost.macs) << " M MACs, " << mmacs(cost.params) << " M params  "
+                << hwnas::arch_to_json(a) << '\n';
+      if (o.layers) {
+        for (const auto& l : list) {
+          std::cout << "  " << std::left << std::setw(13) << hwnas::to_string(l.kind) << l.in_size << 'x'
+                    << l.in_size << 'x' << l.in_channels << " -> " << l.out_size << 'x' << l.out_size << 'x'
+                    << l.out_channels << "  k" << l.kernel << " s" << l.stride << " mid " << l.mid_channels
+                    << " se " << l.se_channels << ' ' << hwnas::to_string(l.act) << (l.shortcut ? " +id" : "")
+                    << "  " << l.macs() << " MACs\n";
+        }
+      }
+    }
+    results.push_back(std::move(r));
+  }
+  if (o.json) print_json({{"space", space.name()}, {"results", results}});
+  return 0;
+}
+
+// --------------------------------------------------------------- encode ----
+
+struct EncodeOptions {
+  SpaceArgs space;
+  ArchArgs arch;
+  std::string encoding = "bins8";
+  std::vector<double> hardware;
+  bool json = false;
+};
+
+int run_encode(const EncodeOptions& o) {
+  const auto space = o.space.make();
+  hwnas::Encoder::Options eo;
+  eo.resolution = hwnas::resolution_encoding_from_string(o.encoding);
+  eo.hardware_features = o.hardware.size();
+  const hwnas::Encoder enc(space, eo);
+  const auto archs = o.arch.load(space, false).archs;
+  for (const auto& a : archs) space.validate(a);
+  const auto m = enc.encode_batch<double>(archs, o.hardware);
+  Json rows = Json::array();
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    std::vector<double> row(m.row(i).data(), m.row(i).data() + m.cols());
+    if (o.json) {
+      rows.push_back(row);
+    } else {
+      for (std::size_t j = 0; j < row.size(); ++j) std::cout << (j ? "," : "") << hwnas::detail::format_double(row[j]);
+      std::cout << '\n';
+    }
+  }
+  if (o.json) print_json({{"space", space.name()}, {"encoding", o.encoding}, {"dim", enc.dim()}, {"encodings", rows}});
+  return 0;
+}
+
+// ------------------------------------------------------------- validate ----
+
+struct ValidateOptions {
+  SpaceArgs space;
+  std::string file;
+  bool json = false;
+};
+
+int run_validate(const ValidateOptions& o) {
+  const auto space = o.space.make();
+  const auto archs = hwnas::read_arch_file(o.file);
+  Json errors = Json::array();
+  for (std::size_t i = 0; i < archs.size(); ++i) {
+    try {
+      space.validate(archs[i]);
+    } catch (const hwnas::InvalidArgument& e) {
+      errors.push_back({{"index", i}, {"message", e.what()}});
+      if (!o.json) std::cerr << o.file << ": architecture " << i << ": " << e.what() << '\n';
+    }
+  }
+  const std::size_t invalid = errors.size();
+  if (o.json) {
+    print_json({{"space", space.name()}, {"file", o.file}, {"valid", archs.size() - invalid}, {"invalid", invalid},
+                {"errors", errors}});
+  } else {
+    std::cout << o.file << ": " << archs.size() - invalid << " valid, " << invalid << " invalid (" << space.name()
+              << ")\n";
+  }
+  return invalid == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_space_commands(CLI::App& app, int& status) {
+  {
+    auto o = std::make_shared<InfoOptions>();
+    auto* cmd = app.add_subcommand("info", "version and the preset spaces");
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_info(*o); });
+  }
+  {
+    auto o = std::make_shared<CountOptions>();
+    auto* cmd = app.add_subcommand("count", "exact number of architectures of a space");
+    o->space.add_to(*cmd);
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_count(*o); });
+  }
+  {
+    auto o = std::make_shared<SampleOptions>();
+    auto* cmd = app.add_subcommand("sample", "random architectures, one OFA spec JSON per line");
+    o->space.add_to(*cmd);
+    cmd->add_option("--n", o->n, "number of architectures")->capture_default_str()->check(non_negative());
+    cmd->add_option("--seed", o->seed, "random seed")->capture_default_str()->check(non_negative());
+    cmd->add_flag("--distinct", o->distinct, "uniform over distinct networks instead of OFA's per-gene sampling");
+    cmd->add_flag("--image-size", o->image_size, "write \"image_size\": R instead of \"r\": [R]");
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_sample(*o); });
+  }
+  {
+    auto o = std::make_shared<MacsOptions>();
+    auto* cmd = app.add_subcommand("macs", "MACs and parameters of architectures");
+    o->space.add_to(*cmd);
+    o->arch.add_to(*cmd);
+    cmd->add_flag("--layers", o->layers, "print the layer list with shapes");
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_macs(*o); });
+  }
+  {
+    auto o = std::make_shared<EncodeOptions>();
+    auto* cmd = app.add_subcommand("encode", "feature vectors of architectures (one CSV row each)");
+    o->space.add_to(*cmd);
+    o->arch.add_to(*cmd);
+    cmd->add_option("--encoding", o->encoding, "resolution encoding: bins8 (the method), one-hot, numeric, none")
+        ->capture_default_str();
+    add_list_option(*cmd, "--hardware", o->hardware, "hardware features appended to every row");
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_encode(*o); });
+  }
+  {
+    auto o = std::make_shared<ValidateOptions>();
+    auto* cmd = app.add_subcommand("validate", "check every architecture of a file against a space");
+    o->space.add_to(*cmd);
+    cmd->add_option("file", o->file, "JSON, JSON array, JSON lines or dataset CSV")->required();
+    add_json_flag(*cmd, o->json);
+    cmd->callback([o, &status] { status = run_validate(*o); });
+  }
+}
+
+}  // namespace hwnas_cli
