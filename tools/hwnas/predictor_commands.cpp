@@ -13,6 +13,7 @@
 #include "hwnas/io/device.hpp"
 #include "hwnas/predictor/device_predictor.hpp"
 #include "hwnas/predictor/model_file.hpp"
+#include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/predictor/transfer.hpp"
 #include "hwnas/search/score.hpp"
 
