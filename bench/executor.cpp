@@ -1,4 +1,4 @@
-// The built-in CPU executor against libtorch (issue 4 §3): the same 20
+// The built-in CPU executor against libtorch: the same 20
 // random OFA MobileNetV3 w1.0 sub-networks at r = 224, batch 1, one thread.
 // BM_Executor20 / BM_Torch20 run all 20 once per iteration; before them,
 // each network is timed alone with hwnas's protocol on both (the median of

@@ -1,4 +1,4 @@
-// Evolutionary-search speed (issue 5 §3): one full search (population 100,
+// Evolutionary-search speed: one full search (population 100,
 // 500 generations, budget 25 ms) of the width-1.2 CompOFA elastic-kernel space
 // at r = 160..224 step 16, with OFA's trained accuracy predictor as fitness
 // and as latency source OFA's Note10 lookup tables (`lut`) or a 400-400 MLP

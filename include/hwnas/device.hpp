@@ -1,4 +1,4 @@
-// A device record (issue 6, docs/generalisation.md): what a latency model
+// A device record (docs/generalisation.md): what a latency model
 // knows of a device it may never have been trained on. The fingerprint, the
 // measured latencies of a few reference architectures, says most: it is
 // what a new device's latency is predicted from.

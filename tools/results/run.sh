@@ -14,8 +14,8 @@
 #      encodings, sklearn_baselines.py (Ridge and gradient boosting, both
 #      encodings), then `hwnas predict` on every row for the plots. These
 #      runs do not time anything, so JOBS of them run at once;
-#   3. speed: PAIRS alternating pairs of bench/predictor and
-#      `torch_mlp.py --threads 1 --time-inference` (one process at a time;
+#   3. speed: PAIRS alternating pairs of bench/predictor with `hwnas train
+#      --recipe paper`, and `torch_mlp.py --threads 1 --time-inference` (one process at a time;
 #      medians and ratios of medians), PAIRS pairs of bench/search and
 #      py_evolution.py (one 500-generation search, LUT and MLP latency), then
 #      bench/tune once (36-configuration ASHA, 2 threads);
@@ -203,6 +203,10 @@ for i in $(seq 1 "$PAIRS"); do
     --benchmark_filter='BM_TrainPaper/epochs:100/|BM_EncodePredictOne|BM_PredictBatch|BM_ForwardBatch|BM_EncodeBatch' \
     >"$WORK/speed/hwnas-$i.json" 2>"$WORK/logs/bench-predictor-$i.log" ||
     die "bench/predictor failed (log: $WORK/logs/bench-predictor-$i.log)"
+  # What a user runs: the program of the README's build, its train_s.
+  "$HWNAS" train --data "$CSV" --target "$SPEED_COLUMN" --recipe paper --json -o "$WORK/models/speed-paper.hwnas" \
+    >"$WORK/speed/program-$i.json" 2>"$WORK/logs/program-train-$i.log" ||
+    die "hwnas train failed (log: $WORK/logs/program-train-$i.log)"
   echo "during_pair_$i $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
   say "  pair $i/$PAIRS: PyTorch"
   (cd "$PEERS" && "$PY" torch_mlp.py --data "$CSV" --target "$SPEED_COLUMN" --threads 1 --time-inference) \

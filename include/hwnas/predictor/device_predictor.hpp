@@ -1,10 +1,7 @@
 // One latency model for many devices, and for devices it was never trained
-// on (issue 6, docs/generalisation.md).
-//
-// Measured on HELP's GPUs (leave one GPU out, docs/results.md): one MLP
-// conditioned on device features generalises badly from a handful of
-// training devices, whatever the features (the method's spec features worst).
-// What works keeps ranking and scale apart: the architecture ranking comes
+// on (docs/generalisation.md). One MLP conditioned on device features
+// generalises badly from a handful of training devices (docs/results.md), so
+// ranking and scale are kept apart: the architecture ranking comes
 // from a base predictor trained on one known device, the scale and the
 // relation between the devices from a line in log space fitted on the new
 // device's fingerprint:

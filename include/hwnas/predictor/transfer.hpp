@@ -1,5 +1,5 @@
-// Fine-tuning to a new device from several base predictors (issue 3 §4,
-// docs/predictor.md "Fine-tuning"): a device's N measured samples pick the
+// Fine-tuning to a new device from several base predictors
+// (docs/predictor.md "Fine-tuning"): a device's N measured samples pick the
 // bases whose predictions they fit best, each candidate is fine-tuned, the
 // best are kept, refitted with a second hold-out fold, and averaged. Measured
 // on HELP's 9 GPU columns, this beats training from scratch on the same
