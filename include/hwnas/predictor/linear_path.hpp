@@ -66,6 +66,16 @@ struct NormalEquations {
   }
 };
 
+/// w's intercept (its last value) plus row i of z times w.
+template <class Scalar, class Weights>
+double row_output(const SparseRows<Scalar>& z, std::size_t i, const Weights& w) {
+  double out = static_cast<double>(w(static_cast<Eigen::Index>(z.width)));
+  for (std::size_t k = z.offsets[i]; k < z.offsets[i + 1]; ++k) {
+    out += static_cast<double>(z.value[k]) * static_cast<double>(w(static_cast<Eigen::Index>(z.index[k])));
+  }
+  return out;
+}
+
 /// Median of v (v is reordered).
 inline double median_of(std::vector<double>& v) {
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
@@ -204,12 +214,7 @@ SparseRows<Scalar> LinearPath<Scalar>::inputs(const SparseRows<Scalar>& x, std::
 
 template <class Scalar>
 double LinearPath<Scalar>::output(const SparseRows<Scalar>& z, std::size_t i) const {
-  if (!enabled()) return 0.0;
-  double out = static_cast<double>(w_(w_.size() - 1));
-  for (std::size_t k = z.offsets[i]; k < z.offsets[i + 1]; ++k) {
-    out += static_cast<double>(z.value[k]) * static_cast<double>(w_(static_cast<Eigen::Index>(z.index[k])));
-  }
-  return out;
+  return enabled() ? detail::row_output(z, i, w_) : 0.0;
 }
 
 template <class Scalar>
@@ -239,10 +244,7 @@ Eigen::VectorXd LinearPath<Scalar>::pull_towards(const SparseRows<Scalar>& z, st
   const std::size_t n = s.size();
   double sp = 0, ss = 0, spp = 0, sps = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    double q = static_cast<double>(p(d));
-    for (std::size_t k = z.offsets[i]; k < z.offsets[i + 1]; ++k) {
-      q += static_cast<double>(z.value[k]) * static_cast<double>(p(z.index[k]));
-    }
+    const double q = detail::row_output(z, i, p);
     sp += q;
     ss += s[i];
     spp += q * q;
@@ -300,11 +302,7 @@ void LinearPath<Scalar>::set_mean_zero(const SparseRows<Scalar>& z, std::span<co
   // intercept moves until the mean residual is zero.
   const auto d = static_cast<Eigen::Index>(z.width);
   double sum = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    double out = w(d);
-    for (std::size_t k = z.offsets[i]; k < z.offsets[i + 1]; ++k) out += static_cast<double>(z.value[k]) * w(z.index[k]);
-    sum += s[i] - out;
-  }
+  for (std::size_t i = 0; i < s.size(); ++i) sum += s[i] - detail::row_output(z, i, w);
   w(d) += sum / static_cast<double>(s.size());
   if (!w.allFinite()) throw InvalidArgument("predictor: the linear path's fit is not finite");
   w_ = w.template cast<Scalar>();
@@ -322,14 +320,9 @@ std::vector<double> LinearPath<Scalar>::fit(const SparseRows<Scalar>& z, std::sp
   // Iteratively reweighted least squares for Huber's loss, from the
   // least-squares fit; the scale is the residuals' MAD / 0.6745.
   const std::size_t n = s.size();
-  const auto d = static_cast<Eigen::Index>(z.width);
   auto residuals = [&](const Eigen::VectorXd& w) {
     std::vector<double> r(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      double out = w(d);
-      for (std::size_t k = z.offsets[i]; k < z.offsets[i + 1]; ++k) out += static_cast<double>(z.value[k]) * w(z.index[k]);
-      r[i] = s[i] - out;
-    }
+    for (std::size_t i = 0; i < n; ++i) r[i] = s[i] - detail::row_output(z, i, w);
     return r;
   };
   Eigen::VectorXd w = solve(detail::NormalEquations(z, s, {}), settings, w0);

@@ -2,6 +2,10 @@
 // (fixed and elastic kernel), OFA ProxylessNAS. Sampling, mutation,
 // crossover, validation, enumeration, exact counts, canonical form and hash,
 // and the layer list with exact shapes (ofa-reference.md §1-§4).
+//
+// Over 600 lines on purpose: one class whose parts all read the same stage
+// tables built by its constructor (slot to stage, widths, active slots);
+// split across headers they would need those internals made public.
 #pragma once
 
 #include <algorithm>
