@@ -182,7 +182,8 @@ endfunction()
 # The measured winner against its budget: within it, or over it, said
 # plainly (text and JSON). A busy machine is played by the hidden
 # --test-slowdown, which multiplies the winner's measurement; a generous
-# --budget keeps the search feasible with few networks.
+# --budget keeps the search feasible with few networks. A miss starts
+# another round whose margin is the winner's under-estimate.
 function(hwnas_cli_case_quickstart_budget_verdict)
   set(args quickstart --n 10 --repeats 1 -o qs --budget 2000)
   hwnas_run(a ${args} --json)
@@ -198,11 +199,31 @@ function(hwnas_cli_case_quickstart_budget_verdict)
   hwnas_get(measured "${b_json}" search measured)
   hwnas_get(overshoot "${b_json}" search overshoot_pct)
   hwnas_check_positive("search.overshoot_pct" "${overshoot}")
+  # The miss makes the winner's under-estimate (here over 999 %, the
+  # slowdown's) the next round's margin.
+  string(JSON n_rounds LENGTH "${b_json}" search rounds)
+  if(n_rounds LESS 2 OR n_rounds GREATER 3)
+    hwnas_fail("an over-budget winner gave ${n_rounds} search rounds, expected 2 or 3 (--rounds 3)")
+  endif()
+  hwnas_get(first_margin "${b_json}" search rounds 0 margin)
+  hwnas_get(second_margin "${b_json}" search rounds 1 margin)
+  if(NOT second_margin GREATER 9.99 OR NOT second_margin GREATER first_margin)
+    hwnas_fail("round 2's margin is ${second_margin}, expected the 1000x winner's under-estimate (> 9.99)")
+  endif()
+  hwnas_run(one ${args} --test-slowdown 1000 --rounds 1 --json)
+  hwnas_expect_ok(one)
+  hwnas_expect_json(one)
+  hwnas_check_length("${one_json}" 1 search rounds)
+  hwnas_check("${one_json}" OFF search within_budget)
   hwnas_run(t ${args} --test-slowdown 1000)
   hwnas_expect_ok(t)
   hwnas_expect_contains(t out "ms: over the budget by ")
   hwnas_expect_contains(t out "the machine was busy or the predictor under-estimates; rerun")
+  hwnas_expect_contains(t out "the next round's margin")
   hwnas_run(w ${args})
   hwnas_expect_ok(w)
   hwnas_expect_contains(w out "  within the budget")
+  if(w_out MATCHES "round 2")
+    hwnas_fail("a winner within the budget started another round:\n${w_out}")
+  endif()
 endfunction()
