@@ -2,19 +2,28 @@
 # Each function hwnas_cli_case_<name> is one CTest test, tools.cli.<name>;
 # helpers and the driver are in cli_support.cmake.
 
-# OFA's search on OFA's artefacts: Note10 tables and the accuracy predictor,
-# CompOFA fixed-kernel w1.2; winners meet their budgets; the same seed gives
-# the same winners with and without memoisation.
-function(hwnas_cli_case_search)
+# The inputs of OFA's search: ${lut}, OFA's Note10 tables, acc.hwnas, its
+# accuracy predictor (w1.2), and ${search}, a CompOFA fixed-kernel w1.2
+# search on them; without the data the calling case returns (skipped). A
+# macro, so that return() leaves the case.
+macro(hwnas_search_inputs)
   hwnas_data(lut note10-lut)
   hwnas_data(npy ofa-acc-predictor)
   if(NOT lut OR NOT npy)
     return()
   endif()
-  hwnas_run(i import-torch --npy "${npy}" --space ofa-mbv3 --width 1.2 -o acc.hwnas)
-  hwnas_expect_ok(i)
-  set(args search --space compofa-fixed --width 1.2 --resolutions 160,176,192,208,224 --latency "lut:${lut}"
-           --accuracy model:acc.hwnas --budget 20 --budget 30 --generations 60)
+  hwnas_run(acc_import import-torch --npy "${npy}" --space ofa-mbv3 --width 1.2 -o acc.hwnas)
+  hwnas_expect_ok(acc_import)
+  set(search search --space compofa-fixed --width 1.2 --resolutions 160,176,192,208,224 --latency "lut:${lut}"
+             --accuracy model:acc.hwnas)
+endmacro()
+
+# OFA's search on OFA's artefacts: Note10 tables and the accuracy predictor,
+# CompOFA fixed-kernel w1.2; winners meet their budgets; the same seed gives
+# the same winners with and without memoisation.
+function(hwnas_cli_case_search)
+  hwnas_search_inputs()
+  set(args ${search} --budget 20 --budget 30 --generations 60)
   hwnas_run(a ${args} --memoize --pareto front.csv --json)
   hwnas_expect_ok(a)
   hwnas_expect_json(a)
@@ -103,15 +112,8 @@ endfunction()
 # latency evaluations; --no-memoize scores every proposal, with the same
 # winners.
 function(hwnas_cli_case_search_memoize)
-  hwnas_data(lut note10-lut)
-  hwnas_data(npy ofa-acc-predictor)
-  if(NOT lut OR NOT npy)
-    return()
-  endif()
-  hwnas_run(i import-torch --npy "${npy}" --space ofa-mbv3 --width 1.2 -o acc.hwnas)
-  hwnas_expect_ok(i)
-  set(args search --space compofa-fixed --width 1.2 --resolutions 160,176,192,208,224 --latency "lut:${lut}"
-           --accuracy model:acc.hwnas --budget 20 --budget 30 --generations 60 --json)
+  hwnas_search_inputs()
+  set(args ${search} --budget 20 --budget 30 --generations 60 --json)
   hwnas_run(m ${args})
   hwnas_expect_ok(m)
   hwnas_expect_json(m)
@@ -136,15 +138,8 @@ endfunction()
 # --budget takes a list like every list option: --budget 15,25 is
 # --budget 15 --budget 25.
 function(hwnas_cli_case_search_budget_list)
-  hwnas_data(lut note10-lut)
-  hwnas_data(npy ofa-acc-predictor)
-  if(NOT lut OR NOT npy)
-    return()
-  endif()
-  hwnas_run(i import-torch --npy "${npy}" --space ofa-mbv3 --width 1.2 -o acc.hwnas)
-  hwnas_expect_ok(i)
-  set(args search --space compofa-fixed --width 1.2 --resolutions 160,176,192,208,224 --latency "lut:${lut}"
-           --accuracy model:acc.hwnas --generations 20 --json)
+  hwnas_search_inputs()
+  set(args ${search} --generations 20 --json)
   hwnas_run(a ${args} --budget 15,25)
   hwnas_expect_ok(a)
   hwnas_expect_json(a)

@@ -100,6 +100,11 @@ expect("| search with the predictor: accuracy within 0.2 points of the optimum (
        "search accuracy target")
 expect("**Partial run**: only the columns v100_64 (COLUMNS was set).", "the fixture's CSV has two device columns")
 expect("- Commit: `abc1234`; cmake version 3.25.1.", "machine section")
+expect("  - `during_pair_1 1.10 0.60 0.40 | g++ (98.0 % CPU over its life)`",
+       "busy processes, without the ps that listed them")
+expect("  - `others_before none`", "the listing's own ps is not another process")
+if "**The machine was shared** with other work" not in text:
+    failures.append("a busy g++ during the speed phase: the speed section must say the machine was shared")
 if text.index("## Targets") > text.index("## Accuracy"):
     failures.append("the targets table must come before the accuracy tables")
 if "FAIL  training the `paper` recipe" not in verdicts or "PASS  `hwnas train" not in verdicts or "FAIL  `default` recipe below" not in verdicts:
