@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -40,7 +41,8 @@ struct AdaptOptions {
   std::string base;
   ModelSpaceArgs model_space;
   DataArgs data;
-  std::size_t samples = 0;
+  std::optional<std::size_t> samples;
+  std::string sample_ids;  ///< file of dataset ids: the samples, instead of drawn ones
   std::string device_file;
   std::size_t fine_tune_from = hwnas::AdaptOptions{}.fine_tune_samples;
   std::uint64_t seed = 0;
@@ -49,7 +51,42 @@ struct AdaptOptions {
   bool json = false;
 };
 
+/// --samples N: N rows drawn (seeded) from the pool.
+std::vector<std::size_t> drawn_samples(const std::vector<std::size_t>& pool, std::size_t n, std::uint64_t seed,
+                                       const std::string& csv) {
+  if (n > pool.size()) {
+    throw hwnas::InvalidArgument("--samples " + std::to_string(n) + " is more than the " +
+                                 std::to_string(pool.size()) + " train rows (without the reference rows) of '" + csv +
+                                 "'");
+  }
+  return hwnas::random_subset(pool, n, seed);
+}
+
+/// --sample-ids FILE: the rows of those ids, in the file's order; each once,
+/// none a test row of the split.
+std::vector<std::size_t> given_samples(const std::string& file, const Table& table, const std::string& csv) {
+  std::map<std::int64_t, std::size_t> row_of;
+  for (std::size_t r = 0; r < table.data.ids().size(); ++r) row_of.emplace(table.data.ids()[r], r);
+  const std::set<std::size_t> test(table.split.test.begin(), table.split.test.end());
+  std::vector<std::size_t> rows;
+  std::set<std::int64_t> seen;
+  for (const auto id : hwnas::read_reference_ids(file)) {
+    const auto it = row_of.find(id);
+    const std::string what = "--sample-ids " + file + ": id " + std::to_string(id);
+    if (it == row_of.end()) throw hwnas::InvalidArgument(what + " is not in '" + csv + "'");
+    if (!seen.insert(id).second) throw hwnas::InvalidArgument(what + " appears twice");
+    if (test.contains(it->second)) {
+      throw hwnas::InvalidArgument(what + " is a test row of the split " + table.choice.text);
+    }
+    rows.push_back(it->second);
+  }
+  return rows;
+}
+
 int run_adapt(const AdaptOptions& o) {
+  if (o.samples.has_value() == !o.sample_ids.empty()) {
+    throw hwnas::InvalidArgument("adapt: give the samples as --samples N (drawn) or --sample-ids FILE (dataset ids)");
+  }
   const Progress progress(o.progress);
   check_output_path(o.output);
   const auto model = hwnas::load_device_predictor<float>(o.base);
@@ -81,12 +118,11 @@ int run_adapt(const AdaptOptions& o) {
   for (auto r : table.split.train) {
     if (!reference_rows.contains(r)) pool.push_back(r);
   }
-  if (o.samples > pool.size()) {
-    throw hwnas::InvalidArgument("--samples " + std::to_string(o.samples) + " is more than the " +
-                                 std::to_string(pool.size()) + " train rows (without the reference rows) of '" +
-                                 o.data.csv + "'");
-  }
-  const auto chosen = hwnas::random_subset(pool, o.samples, o.seed);
+  const auto chosen = o.sample_ids.empty() ? drawn_samples(pool, *o.samples, o.seed, o.data.csv)
+                                           : given_samples(o.sample_ids, table, o.data.csv);
+  const std::size_t n_samples = chosen.size();
+  std::vector<std::int64_t> sample_ids;
+  for (auto r : chosen) sample_ids.push_back(table.data.ids()[r]);
   const auto [xt, yt] = table.rows(chosen, model.space(), o.data.csv);
   std::vector<std::size_t> test_rows;
   for (auto r : table.split.test) {
@@ -99,9 +135,9 @@ int run_adapt(const AdaptOptions& o) {
   options.transfer.training.on_epoch = progress.epoch_hook(options.transfer.training.epochs);
   progress.line("adapt: " + o.data.target + " from the fingerprint of " +
                 std::to_string(device.fingerprint.size()) + " reference architectures (" +
-                (fingerprint_from_data ? o.data.csv : o.device_file) + ") and " + std::to_string(o.samples) +
+                (fingerprint_from_data ? o.data.csv : o.device_file) + ") and " + std::to_string(n_samples) +
                 " samples" +
-                (o.samples >= o.fine_tune_from ? "; fine-tuning the bases competes on a hold-out" : ""));
+                (n_samples >= o.fine_tune_from ? "; fine-tuning the bases competes on a hold-out" : ""));
   hwnas::AdaptReport report;
   const auto adapted = hwnas::adapt_to_device(model, device, xt, yt, options, &report);
   hwnas::save_ensemble(adapted, o.output);
@@ -111,7 +147,8 @@ int run_adapt(const AdaptOptions& o) {
                 " kept");
   if (o.json) {
     Json j = {{"target", o.data.target},
-              {"samples", o.samples},
+              {"samples", n_samples},
+              {"sample_ids", sample_ids},
               {"seed", o.seed},
               {"strategy", report.fine_tuned ? "finetune" : "fingerprint"},
               {"mapping",
@@ -139,7 +176,7 @@ int run_adapt(const AdaptOptions& o) {
     print_json(j);
     return 0;
   }
-  std::cout << "adapted " << o.base << " to " << o.data.target << " from its fingerprint and " << o.samples
+  std::cout << "adapted " << o.base << " to " << o.data.target << " from its fingerprint and " << n_samples
             << " samples: " << (report.fine_tuned ? "fine-tuned the bases" : "the mapped base") << " (line from "
             << base_name << ": log y = " << report.mapping.intercept << " + " << report.mapping.slope
             << " log y_base, leave-one-out " << 100 * report.mapping.loo_rmse << " %)\n"
@@ -253,10 +290,12 @@ void add_device_commands(CLI::App& app, int& status) {
   cmd->add_option("--base", o->base, "multi-device model (train --devices, descriptor fingerprint)")->required();
   o->model_space.add_to(*cmd);
   o->data.add_to(*cmd, false);
-  cmd->add_option("--samples", o->samples,
-                  "train rows drawn (seeded) from the split's train rows; 0: the fingerprint alone")
-      ->required()
-      ->check(non_negative());
+  auto* samples = cmd->add_option("--samples", o->samples,
+                                  "train rows drawn (seeded) from the split's train rows; 0: the fingerprint alone")
+                      ->check(non_negative());
+  cmd->add_option("--sample-ids", o->sample_ids,
+                  "file of dataset ids, one per line: the samples (not test rows of the split), instead of --samples")
+      ->excludes(samples);
   cmd->add_option("--device-file", o->device_file, "device records (JSON); a fingerprint there is used");
   cmd->add_option("--fine-tune-from", o->fine_tune_from,
                   "from this many samples on, try fine-tuning the bases too (kept if it does better on a "
