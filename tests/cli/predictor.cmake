@@ -374,7 +374,7 @@ function(hwnas_cli_case_train_from_tune)
 endfunction()
 
 # predict over a dataset CSV says which row each latency is: id,latency
-# rows, and ids in the JSON.
+# rows, and {"id", "latency"} objects in the JSON.
 function(hwnas_cli_case_predict_dataset_ids)
   hwnas_synthetic_csv("${CASE_DIR}/synthetic.csv" 40 3)
   hwnas_run(t train --data synthetic.csv --target dev_a --epochs 1 -o m.hwnas)
@@ -392,8 +392,13 @@ function(hwnas_cli_case_predict_dataset_ids)
   hwnas_expect_ok(j)
   hwnas_expect_json(j)
   hwnas_check_length("${j_json}" 40 predictions)
-  hwnas_check_length("${j_json}" 40 ids)
-  hwnas_check("${j_json}" 39 ids 39)
+  hwnas_check("${j_json}" 39 predictions 39 id)
+  hwnas_get(latency "${j_json}" predictions 39 latency)
+  hwnas_check_positive("predictions.39.latency" "${latency}")
+  string(JSON no_ids ERROR_VARIABLE absent GET "${j_json}" ids)
+  if(NOT absent)
+    hwnas_fail("predict --json over a dataset still prints a separate ids array")
+  endif()
   # Specs have no ids: one latency per line, as before.
   hwnas_run(s predict --model m.hwnas --arch "${MAX_ARCH}")
   hwnas_expect_ok(s)

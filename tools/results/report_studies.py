@@ -10,7 +10,7 @@ import statistics
 
 import numpy as np
 
-from results_data import Generalisation, load
+from results_data import Generalisation, load, prediction_values
 
 def finetune(r):
     if not os.path.exists(r.path("finetune.json")):
@@ -185,7 +185,7 @@ def cpu_study(r):
                     kendall=float(kendalltau(y, q)[0]), spearman=float(spearmanr(y, q)[0]),
                     bias=100 * float(np.mean(e / y)))
 
-    lut_p = np.asarray(load(os.path.join(cpu_dir, "lut-pred.json"))["predictions"], float)
+    lut_p = prediction_values(os.path.join(cpu_dir, "lut-pred.json"))
     # The LUT rescaled by one factor fitted on the small dataset's rows: how
     # much of its error is a constant offset.
     small = cid < cpu_small
@@ -204,7 +204,7 @@ def cpu_study(r):
         tj = load(os.path.join(cpu_dir, f"train-{n}.json"))
         rows_cpu.append((f"predictor (`default` recipe) trained on {n} networks",
                          (t_small if n == cpu_small else t_n) + tj["train_s"],
-                         load(os.path.join(cpu_dir, f"pred-{n}.json"))["predictions"]))
+                         prediction_values(os.path.join(cpu_dir, f"pred-{n}.json"))))
     r.w("## Lookup table or predictor? This machine's CPU\n")
     r.w(f"OFA MobileNetV3 w1.0 at r = 160, 176, 192, 208, 224, timed on one core of this machine with hwnas's built-in "
         f"CPU executor (batch 1, {run.cpu_warmup} warm-up and {run.cpu_repeats} timed runs each, Tukey-trimmed median "
@@ -222,7 +222,7 @@ def cpu_study(r):
     # Drift: the rows were measured in id order over many minutes; the large
     # predictor's relative error per window of 300 ids shows how the
     # machine's speed moved (a shared VM) independently of the networks.
-    p_big = np.asarray(load(os.path.join(cpu_dir, f"pred-{cpu_n}.json"))["predictions"], float)
+    p_big = prediction_values(os.path.join(cpu_dir, f"pred-{cpu_n}.json"))
     windows = []
     for lo in range(0, cpu_n + cpu_test, 300):
         sel = (cid >= lo) & (cid < lo + 300)

@@ -45,6 +45,13 @@ def load(path):
         return json.load(f)
 
 
+def prediction_values(path):
+    """The latencies of a `hwnas predict` or `lut predict --json` output, in
+    row order: a dataset's rows are {"id", "latency"} objects (raw outputs of
+    runs before that hold plain numbers)."""
+    return np.asarray([p["latency"] if isinstance(p, dict) else p for p in load(path)["predictions"]], float)
+
+
 def device_columns(csv_path):
     """The device columns of a latency CSV (`id, <architecture>, r,
     <devices>`): every column after `r`, in file order. The one list of the
@@ -98,7 +105,7 @@ class Accuracy:
                 j = load(f"{work}/acc/{key}-{col}.json")
                 if is_hwnas:
                     t = j["test"]
-                    p = np.asarray(load(f"{work}/pred/{key}-{col}.json")["predictions"], float)
+                    p = prediction_values(f"{work}/pred/{key}-{col}.json")
                     py, pp = y_all[self.test], p[self.test]
                     # The plotted predictions must be the evaluated ones.
                     r = float(np.sqrt(np.mean((py - pp) ** 2)))
