@@ -294,12 +294,9 @@ void print_json(const Json& j) { std::cout << hwnas::dump_json(j) << '\n'; }
 void print_predictions(const std::vector<double>& values, const ArchList& archs, const Json& fields, bool as_json) {
   if (as_json) {
     // A dataset's rows say which id each latency is; specs have no ids.
-    Json j = {{"predictions", values}};
-    if (!archs.ids.empty()) {
-      Json rows = Json::array();
-      for (std::size_t i = 0; i < values.size(); ++i) rows.push_back({{"id", archs.ids[i]}, {"latency", values[i]}});
-      j["predictions"] = rows;
-    }
+    Json rows = Json::array();
+    for (std::size_t i = 0; i < archs.ids.size(); ++i) rows.push_back({{"id", archs.ids[i]}, {"latency", values[i]}});
+    Json j = {{"predictions", archs.ids.empty() ? Json(values) : rows}};
     j.update(fields);
     print_json(j);
     return;

@@ -167,8 +167,10 @@ int run_quickstart(const QuickstartOptions& q) {
       break;
     }
     if (round == q.rounds) break;
+    // Over the budget means measured > predicted x (1 + margin): the
+    // under-estimate exceeds this round's margin.
     const double under_estimate = measured / winner.latency - 1;
-    round_margin = std::max(round_margin, under_estimate);
+    round_margin = under_estimate;
     search_text << fmt::format(
         "  over the budget by {:.1f} %: the predictor under-estimated this network by {:.1f} %, the next round's "
         "margin\n",
