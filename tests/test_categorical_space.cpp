@@ -4,12 +4,16 @@
 #include <cstdint>
 #include <limits>
 #include <set>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
+#include <Eigen/Core>
 #include <doctest/doctest.h>
 
 #include "hwnas/space/categorical_space.hpp"
+#include "hwnas/space/fbnet_space.hpp"
+#include "hwnas/space/search_space.hpp"
 
 using hwnas::CategoricalArch;
 using hwnas::CategoricalSpace;
@@ -314,4 +318,69 @@ TEST_CASE("categorical space: same seed, same architectures") {
   };
   CHECK(run(2024) == run(2024));
   CHECK(run(2024) != run(2025));
+}
+
+TEST_CASE("categorical space: labels, names and the checks on them") {
+  const CategoricalSpace space({{"op", {0, 1, 2}, {"conv3", "conv5", "skip"}}, {"w", {32, 64}}}, "tiny");
+  CHECK(space.name() == "tiny");
+  CHECK(space.choice_text(0, 1) == "conv5");
+  CHECK(space.choice_text(1, 1) == "64");
+  CHECK(space.choice_index(0, "skip") == 2);
+  CHECK(space.choice_index(0, "1") == 1);   // a value
+  CHECK(space.choice_index(1, "64") == 1);
+  CHECK(space.choice_index(1, "48") == -1);
+  CHECK(space.choice_index(0, "conv7") == -1);
+  CHECK(space.feature_names() == std::vector<std::string>{"op=conv3", "op=conv5", "op=skip", "w=32", "w=64"});
+  CHECK(space == CategoricalSpace({{"op", {0, 1, 2}, {"conv3", "conv5", "skip"}}, {"w", {32, 64}}}, "tiny"));
+  CHECK_FALSE(space == CategoricalSpace({{"op", {0, 1, 2}, {"conv3", "conv5", "skip"}}, {"w", {32, 64}}}, "other"));
+  CHECK_FALSE(space == CategoricalSpace({{"op", {0, 1, 2}, {"conv3", "conv5", "id"}}, {"w", {32, 64}}}, "tiny"));
+
+  CHECK_THROWS_WITH_AS(CategoricalSpace({{"op", {0, 1}, {"a"}}}),
+                       doctest::Contains("decision 'op' (index 0): 1 labels for 2 choices"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(CategoricalSpace({{"op", {0, 1}, {"a", "a"}}}),
+                       doctest::Contains("label 'a' appears twice (choices 0 and 1)"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(CategoricalSpace({{"op", {0, 1}, {"a", "b c"}}}), doctest::Contains("label 'b c'"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(CategoricalSpace({{"op,1", {0, 1}}}), doctest::Contains("it names a dataset column"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(CategoricalSpace({{"op", {0, 1}}}, "my space"), doctest::Contains("name 'my space'"),
+                       InvalidArgument);
+}
+
+TEST_CASE("categorical space: for_each_feature visits the bits encode sets") {
+  const CategoricalSpace space = small_space();
+  for (const auto& arch : space.enumerate()) {
+    Eigen::RowVectorXf dense(static_cast<Eigen::Index>(space.encoding_dim()));
+    space.encode(arch, dense);
+    std::vector<std::size_t> visited;
+    space.for_each_feature(arch, [&](std::size_t i, double v) {
+      CHECK(v == 1.0);
+      visited.push_back(i);
+    });
+    std::vector<std::size_t> set;
+    for (Eigen::Index i = 0; i < dense.size(); ++i) {
+      if (dense(i) != 0) set.push_back(static_cast<std::size_t>(i));
+    }
+    CHECK(visited == set);
+  }
+  CHECK_THROWS_WITH_AS(space.for_each_feature({0, 0, 3}, [](std::size_t, double) {}),
+                       doctest::Contains("encode: decision 'lr' (index 2): choice index 3 outside [0, 3)"),
+                       InvalidArgument);
+}
+
+TEST_CASE("fbnet space: HELP's 22 layers of 9 operations") {
+  const CategoricalSpace space = hwnas::fbnet_space();
+  CHECK(space.name() == "fbnet");
+  REQUIRE(space.size() == 22);
+  CHECK(space.decisions().front().name == "op0");
+  CHECK(space.decisions().back().name == "op21");
+  const std::vector<std::string> ops{"k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1",
+                                     "k5_e1_g2", "k5_e3", "k5_e6", "skip"};
+  for (const auto& d : space.decisions()) {
+    CHECK(d.labels == ops);
+    CHECK(d.choices == std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+  }
+  CHECK(space.count().to_string() == "984770902183611232881");  // 9^22
+  CHECK(space.encoding_dim() == 22 * 9);
+  static_assert(hwnas::SearchSpace<CategoricalSpace>);
 }

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "hwnas/dataset.hpp"
+#include "hwnas/space/fbnet_space.hpp"
+#include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/split.hpp"
 #include "test_support.hpp"
 
@@ -564,4 +566,76 @@ TEST_CASE("dataset: the real HELP OFA GPU latency table") {
   original.erase(std::remove(original.begin(), original.end(), '\r'), original.end());
   CHECK(d.to_csv() == original);
   check_same(Dataset::parse_csv(d.to_csv()), d);
+}
+
+// ------------------------------------------------- categorical datasets ----
+
+TEST_CASE("dataset: a categorical space's columns, by value or label") {
+  const hwnas::CategoricalSpace space({{"op0", {0, 1, 2}, {"conv3", "conv5", "skip"}},
+                                       {"op1", {0, 1, 2}, {"conv3", "conv5", "skip"}},
+                                       {"width", {0.5, 1}}},
+                                      "tiny");
+  using CatDataset = hwnas::BasicDataset<hwnas::CategoricalArch>;
+  const CatDataset d = CatDataset::parse_csv("id,op0,op1,width,cpu\n"
+                                             "3,2,conv5,0.5,1.25\n"
+                                             "9,conv3,0,1,2\n",
+                                             "tiny.csv", space.columns());
+  REQUIRE(d.size() == 2);
+  CHECK(d.archs()[0] == hwnas::CategoricalArch{2, 1, 0});
+  CHECK(d.archs()[1] == hwnas::CategoricalArch{0, 0, 1});
+  CHECK(d.column("cpu") == std::vector<double>{1.25, 2});
+  // Written back by value; read back equal.
+  CHECK(d.to_csv() == "id,op0,op1,width,cpu\n3,2,1,0.5,1.25\n9,0,0,1,2\n");
+  CHECK(CatDataset::parse_csv(d.to_csv(), "again", space.columns()).archs() == d.archs());
+  // Splits, subsets and column selection work on any architecture type.
+  const auto split = hwnas::benchmark_split(d);  // by id: 3 validates, 9 trains
+  CHECK(split.validation == std::vector<std::size_t>{0});
+  CHECK(split.train == std::vector<std::size_t>{1});
+  CHECK(d.subset(std::vector<std::size_t>{1}).archs()[0] == d.archs()[1]);
+
+  CHECK_THROWS_WITH_AS(CatDataset::parse_csv("id,op0,op2,width,cpu\n", "f.csv", space.columns()),
+                       doctest::Contains("f.csv:1:8: header: expected column 'op1' (the decisions of space 'tiny', "
+                                         "in order), found 'op2'"),
+                       hwnas::FormatError);
+  CHECK_THROWS_WITH_AS(CatDataset::parse_csv("id,op0,op1,width,cpu\n1,2,conv7,1,3\n", "f.csv", space.columns()),
+                       doctest::Contains("f.csv:2:5: field 'op1': 'conv7' is not one of its choices {conv3, conv5, skip}"),
+                       hwnas::FormatError);
+  CHECK_THROWS_WITH_AS(CatDataset::parse_csv("id,op0,op1,width,cpu\n1,2,1,0.75,3\n", "f.csv", space.columns()),
+                       doctest::Contains("field 'width': '0.75' is not one of its choices {0.5, 1}"),
+                       hwnas::FormatError);
+  CHECK_THROWS_WITH_AS(CatDataset::parse_csv("id,op0,op1,width,cpu\n", "f.csv"),
+                       doctest::Contains("the columns of a categorical space are unknown"), hwnas::FormatError);
+  CHECK_THROWS_WITH_AS(CatDataset::parse_csv("", "f.csv", space.columns()),
+                       doctest::Contains("file is empty (expected a header line 'id,op0,...,<devices>')"),
+                       hwnas::FormatError);
+  CatDataset built({"cpu"}, space.columns());
+  built.add_row(1, {0, 1, 1}, std::vector<double>{4.0});
+  CHECK_THROWS_WITH_AS(built.add_row(2, {0, 3, 1}, std::vector<double>{4.0}),
+                       doctest::Contains("decision 'op1' (index 1): choice index 3 outside [0, 3)"),
+                       hwnas::InvalidArgument);
+  CHECK(built.size() == 1);
+}
+
+TEST_CASE("dataset: an OFA space's columns check the header's counts") {
+  const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3();
+  CHECK_THROWS_WITH_AS(Dataset::parse_csv(kSmall, "small.csv", space.columns()),
+                       doctest::Contains("header: the columns hold 2 ks/e slots and 1 stages; the space has 20 and 5"),
+                       hwnas::FormatError);
+}
+
+TEST_CASE("dataset: the real HELP FBNet latency table") {
+  HWNAS_REQUIRE_DATA(path, "help-fbnet/fbnet_latency.csv");
+  const auto space = hwnas::fbnet_space();
+  const auto d = hwnas::BasicDataset<hwnas::CategoricalArch>::read_csv(path, space.columns());
+  REQUIRE(d.size() == 5000);
+  CHECK(d.columns() == std::vector<std::string>{"1080ti_1", "1080ti_32", "1080ti_64", "silver_4114", "silver_4210r",
+                                                 "samsung_a50", "pixel3", "essential_ph_1", "samsung_s7", "titanx_1",
+                                                 "titanx_32", "titanx_64", "gold_6240"});
+  // First data line of the file (head -2 fbnet_latency.csv).
+  CHECK(d.ids()[0] == 0);
+  CHECK(d.archs()[0] == hwnas::CategoricalArch{7, 8, 1, 8, 4, 8, 8, 8, 7, 4, 1, 4, 7, 3, 2, 7, 3, 2, 4, 2, 4, 5});
+  CHECK(d.latency(0, d.column_index("1080ti_1")) == 10.615349732488394);
+  CHECK(d.latency(0, d.column_index("samsung_s7")) == 100.0);
+  CHECK(d.latency(0, d.column_index("gold_6240")) == 30.934024964608252);
+  CHECK(d.ids()[4999] == 4999);
 }

@@ -1,11 +1,15 @@
-// Latency datasets: one row per measured architecture (id, ks/e/d/r) with one
-// latency column per device, read from and written to the CSV layout of
-// HELP's ofa_gpu_latency.csv (docs/dataset.md); the splits of its rows are in
-// split.hpp. The CSV reader is hand-written (no CSV library in
-// the core) and reports every problem with file, line and column.
+// Latency datasets: one row per measured architecture (an id, the
+// architecture's columns, one latency column per device), read from and
+// written to the CSV layout of HELP's ofa_gpu_latency.csv and fbnet CSVs
+// (docs/dataset.md). BasicDataset<Arch> holds any architecture type whose
+// columns ArchColumns<Arch> describes (dataset_columns.hpp); `Dataset` is
+// OFA's. The splits of its rows are in split.hpp. The CSV reader is
+// hand-written (no CSV library in the core) and reports every problem with
+// file, line and column.
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "hwnas/architecture.hpp"
+#include "hwnas/dataset_columns.hpp"
 #include "hwnas/detail/file_io.hpp"
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
@@ -28,30 +33,38 @@
 namespace hwnas {
 
 /// A table of architectures and their measured latencies (ms), one column per
-/// device. Invariants: ids are unique; every architecture has the same number
-/// of ks/e slots (ks.size() == e.size()) and of stages (d.size()); all ks, e,
-/// d, r are non-negative; every latency is finite and non-negative. Values
-/// are not checked against a search space (that is the space's job).
-class Dataset {
+/// device. Invariants: ids are unique; every architecture passes the
+/// layout's check (for OFA's spec: the same number of ks/e slots and of
+/// stages in every row, all values non-negative); every latency is finite
+/// and non-negative. Values are not checked against a search space (that is
+/// the space's job).
+template <class Arch>
+class BasicDataset {
  public:
-  Dataset() = default;
+  using arch_type = Arch;
+  using Layout = ArchColumns<Arch>;
+
+  BasicDataset() = default;
 
   /// An empty dataset with the given device columns. InvalidArgument when a
   /// name is empty, repeated, has surrounding whitespace or contains a comma,
   /// a quote or a line break (the CSV writer does not quote).
-  explicit Dataset(std::vector<std::string> columns);
+  explicit BasicDataset(std::vector<std::string> columns, Layout layout = Layout());
 
-  /// Reads a CSV file (layout in docs/dataset.md). IoError when it cannot be
-  /// read, FormatError ("file:line:column: ...") when its content is wrong.
-  static Dataset read_csv(const std::filesystem::path& path);
+  /// Reads a CSV file (layout in docs/dataset.md); the architecture columns
+  /// are `layout`'s (a space's columns(); OFA's are read from the header when
+  /// not given). IoError when it cannot be read, FormatError
+  /// ("file:line:column: ...") when its content is wrong.
+  static BasicDataset read_csv(const std::filesystem::path& path, Layout layout = Layout());
 
   /// Parses CSV text; `source_name` is used as the file name in errors.
-  static Dataset parse_csv(std::string_view text, const std::string& source_name = "<input>");
+  static BasicDataset parse_csv(std::string_view text, const std::string& source_name = "<input>",
+                                Layout layout = Layout());
 
   /// The CSV text (LF line endings, no BOM). Doubles are written shortest
   /// round-trip (std::to_chars), so parse_csv(to_csv()) is bit-identical.
-  /// InvalidArgument when the architecture shape is still unknown (a dataset
-  /// built from device names that has no rows yet).
+  /// InvalidArgument when the architecture columns are still unknown (a
+  /// dataset built from device names that has no rows yet).
   std::string to_csv() const;
 
   /// Writes to_csv() atomically (temp file in the same folder, then rename).
@@ -59,9 +72,10 @@ class Dataset {
 
   /// Appends one row. ShapeMismatch when latencies.size() != columns().size();
   /// InvalidArgument for a duplicate id, a non-finite or negative latency
-  /// (naming its column), negative ks/e/d/r, ks.size() != e.size(), empty
-  /// ks or d, or a shape differing from earlier rows. Strong guarantee.
-  void add_row(std::int64_t id, Architecture arch, std::span<const double> latencies);
+  /// (naming its column), or an architecture the layout refuses (for OFA's
+  /// spec: negative ks/e/d/r, ks.size() != e.size(), empty ks or d, or a
+  /// shape differing from earlier rows). Strong guarantee.
+  void add_row(std::int64_t id, Arch arch, std::span<const double> latencies);
 
   std::size_t size() const noexcept { return ids_.size(); }
   bool empty() const noexcept { return ids_.empty(); }
@@ -74,15 +88,17 @@ class Dataset {
   std::size_t column_index(std::string_view name) const;
 
   const std::vector<std::int64_t>& ids() const noexcept { return ids_; }
-  const std::vector<Architecture>& archs() const noexcept { return archs_; }
+  const std::vector<Arch>& archs() const noexcept { return archs_; }
+  /// How the architectures sit in the CSV columns.
+  const Layout& layout() const noexcept { return layout_; }
 
   /// Row holding `id`; InvalidArgument when no row has it.
   std::size_t row_of_id(std::int64_t id) const;
 
-  /// ks/e entries per architecture and d entries per architecture; 0 while
-  /// unknown (no rows yet and not read from a file).
-  std::size_t num_slots() const noexcept { return slots_; }
-  std::size_t num_stages() const noexcept { return stages_; }
+  /// OFA's spec: ks/e entries per architecture and d entries per
+  /// architecture; 0 while unknown (no rows yet and not read from a file).
+  std::size_t num_slots() const noexcept requires std::same_as<Arch, Architecture> { return layout_.num_slots(); }
+  std::size_t num_stages() const noexcept requires std::same_as<Arch, Architecture> { return layout_.num_stages(); }
 
   /// The latencies of one device, in row order.
   std::vector<double> column(std::string_view name) const;
@@ -93,17 +109,13 @@ class Dataset {
 
   /// The given rows, in the given order. InvalidArgument when a row is out of
   /// range or given twice (ids must stay unique).
-  Dataset subset(std::span<const std::size_t> rows) const;
+  BasicDataset subset(std::span<const std::size_t> rows) const;
 
   /// All rows with only the named device columns, in the given order.
   /// InvalidArgument for an unknown or repeated name.
-  Dataset select_columns(std::span<const std::string> names) const;
+  BasicDataset select_columns(std::span<const std::string> names) const;
 
  private:
-  void set_shape(std::size_t slots, std::size_t stages) noexcept {
-    slots_ = slots;
-    stages_ = stages;
-  }
   void reserve_rows(std::size_t rows) {
     ids_.reserve(rows);
     archs_.reserve(rows);
@@ -111,7 +123,7 @@ class Dataset {
     row_of_id_.reserve(rows);
   }
   // Appends without validation; callers have checked everything.
-  void push_row_unchecked(std::int64_t id, Architecture&& arch, std::span<const double> lat) {
+  void push_row_unchecked(std::int64_t id, Arch&& arch, std::span<const double> lat) {
     row_of_id_.emplace(id, ids_.size());
     ids_.push_back(id);
     archs_.push_back(std::move(arch));
@@ -120,12 +132,14 @@ class Dataset {
 
   std::vector<std::string> columns_;
   std::vector<std::int64_t> ids_;
-  std::vector<Architecture> archs_;
+  std::vector<Arch> archs_;
   std::vector<double> latencies_;  // row-major: size() x columns_.size()
   std::unordered_map<std::int64_t, std::size_t> row_of_id_;
-  std::size_t slots_ = 0;   // ks/e entries per architecture, 0 = unknown
-  std::size_t stages_ = 0;  // d entries per architecture, 0 = unknown
+  Layout layout_;
 };
+
+/// OFA's latency table (ks/e/d/r columns).
+using Dataset = BasicDataset<Architecture>;
 
 // ---------------------------------------------------------------------------
 // Definitions
@@ -156,7 +170,8 @@ inline bool dataset_blank(std::string_view s) {
 
 }  // namespace detail
 
-inline Dataset::Dataset(std::vector<std::string> columns) {
+template <class Arch>
+BasicDataset<Arch>::BasicDataset(std::vector<std::string> columns, Layout layout) : layout_(std::move(layout)) {
   std::unordered_map<std::string_view, std::size_t> seen;  // name -> position, for linear-time checks
   for (std::size_t i = 0; i < columns.size(); ++i) {
     if (auto problem = detail::dataset_column_name_problem(columns[i]); !problem.empty()) {
@@ -171,25 +186,22 @@ inline Dataset::Dataset(std::vector<std::string> columns) {
   columns_ = std::move(columns);
 }
 
-inline Dataset Dataset::read_csv(const std::filesystem::path& path) {
-  return parse_csv(detail::read_file(path), path.string());
+template <class Arch>
+BasicDataset<Arch> BasicDataset<Arch>::read_csv(const std::filesystem::path& path, Layout layout) {
+  return parse_csv(detail::read_file(path), path.string(), std::move(layout));
 }
 
-inline Dataset Dataset::parse_csv(std::string_view text, const std::string& source_name) {
+template <class Arch>
+BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const std::string& source_name,
+                                                 Layout layout) {
   constexpr std::string_view bom = "\xEF\xBB\xBF";
   if (text.substr(0, bom.size()) == bom) text.remove_prefix(bom.size());
   if (detail::dataset_blank(text)) {
-    throw FormatError(
-        source_name, 0, 0,
-        "file is empty (expected a header line 'id,ks0,...,e0,...,d0,...,r,<devices>')");
+    throw FormatError(source_name, 0, 0, "file is empty (expected a header line " + layout.expected_header() + ")");
   }
 
   // Splits one line into trimmed fields and their 1-based start columns.
-  struct Field {
-    std::string_view text;
-    std::size_t column;
-  };
-  std::vector<Field> fields;
+  std::vector<CsvField> fields;
   const auto split = [&fields](std::string_view line) {
     fields.clear();
     std::size_t start = 0;
@@ -221,35 +233,12 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
   next_line(line);
   split(line);
   const std::size_t header_end_column = line.size() + 1;
-  std::size_t p = 0;
-  const auto found = [&]() -> std::string {
-    return p < fields.size() ? "'" + std::string(fields[p].text) + "'" : "the end of the header";
-  };
-  const auto header_error = [&](const std::string& expected) {
-    const std::size_t col = p < fields.size() ? fields[p].column : header_end_column;
-    throw FormatError(source_name, line_no, col,
-                      "header: expected column " + expected + ", found " + found());
-  };
-  const auto is = [&](const std::string& name) {
-    return p < fields.size() && fields[p].text == name;
-  };
-
-  if (!is("id")) header_error("'id'");
-  ++p;
-  std::size_t slots = 0;
-  while (is("ks" + std::to_string(slots))) ++slots, ++p;
-  if (slots == 0) header_error("'ks0'");
-  for (std::size_t j = 0; j < slots; ++j, ++p) {
-    const std::string want = "e" + std::to_string(j);
-    if (is(want)) continue;
-    if (j == 0) header_error("'ks" + std::to_string(slots) + "' or 'e0'");
-    header_error("'" + want + "' (one e column per ks column: " + std::to_string(slots) + ")");
+  if (fields.empty() || fields[0].text != "id") {
+    CsvHeaderCursor(fields, 0, source_name, line_no, header_end_column).expected("'id'");
   }
-  std::size_t stages = 0;
-  while (is("d" + std::to_string(stages))) ++stages, ++p;
-  if (stages == 0) header_error("'d0'");
-  if (!is("r")) header_error("'d" + std::to_string(stages) + "' or 'r'");
-  ++p;
+  CsvHeaderCursor header(fields, 1, source_name, line_no, header_end_column);
+  layout.read_header(header);
+  const std::size_t p = header.position();
 
   std::vector<std::string> devices;
   std::unordered_map<std::string_view, std::size_t> first_column;  // linear-time duplicate check
@@ -272,8 +261,7 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
   for (const auto& f : fields) names.emplace_back(f.text);
   const std::size_t n_fields = fields.size();
 
-  Dataset out(std::move(devices));
-  out.set_shape(slots, stages);
+  BasicDataset out(std::move(devices), std::move(layout));
   // The line count bounds the row count and keeps the vectors from regrowing.
   // So does the size: a row of n fields takes at least 2n bytes (n non-empty
   // fields, n - 1 commas, a line break). Without that bound a wide header
@@ -296,12 +284,6 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
     if (res.ec != std::errc() || res.ptr != s.data() + s.size() || s.empty()) {
       fail(f, "expected an integer, found '" + std::string(s) + "'");
     }
-  };
-  const auto non_negative = [&](std::size_t f) {
-    int v = 0;
-    integer(f, v);
-    if (v < 0) fail(f, "must be non-negative, found " + std::to_string(v));
-    return v;
   };
 
   while (next_line(line)) {
@@ -327,15 +309,9 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
       fail(0, "duplicate id " + std::to_string(id) + " (first seen on line " +
                   std::to_string(it->second + 2) + ")");
     }
-    Architecture arch;
-    arch.ks.resize(slots);
-    arch.e.resize(slots);
-    arch.d.resize(stages);
-    std::size_t f = 1;
-    for (std::size_t j = 0; j < slots; ++j) arch.ks[j] = non_negative(f++);
-    for (std::size_t j = 0; j < slots; ++j) arch.e[j] = non_negative(f++);
-    for (std::size_t j = 0; j < stages; ++j) arch.d[j] = non_negative(f++);
-    arch.r = non_negative(f++);
+    CsvRowCursor cells(fields, names, 1, source_name, line_no);
+    Arch arch = out.layout_.read(cells);
+    std::size_t f = p;
     for (std::size_t c = 0; c < lat.size(); ++c, ++f) {
       const std::string_view s = fields[f].text;
       double v = 0.0;
@@ -356,54 +332,38 @@ inline Dataset Dataset::parse_csv(std::string_view text, const std::string& sour
   return out;
 }
 
-inline std::string Dataset::to_csv() const {
-  if (slots_ == 0 || stages_ == 0) {
+template <class Arch>
+std::string BasicDataset<Arch>::to_csv() const {
+  if (!layout_.known()) {
     throw InvalidArgument(
-        "dataset: to_csv needs the architecture shape (number of ks/e slots and stages), "
-        "which is unknown until the first row is added");
+        "dataset: to_csv needs the architecture shape (for OFA's spec, the number of ks/e slots and "
+        "stages), which is unknown until the first row is added");
   }
-  std::string out;
-  out.reserve((size() + 1) * (3 * (2 * slots_ + stages_) + 12 + 20 * columns_.size()));
-  out += "id";
-  for (std::size_t j = 0; j < slots_; ++j) out += ",ks" + std::to_string(j);
-  for (std::size_t j = 0; j < slots_; ++j) out += ",e" + std::to_string(j);
-  for (std::size_t j = 0; j < stages_; ++j) out += ",d" + std::to_string(j);
-  out += ",r";
+  std::string out = "id";
+  layout_.write_header(out);
   for (const auto& c : columns_) out += "," + c;
   out += '\n';
-
-  char buf[64];
-  const auto put = [&](auto value) {
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
-  };
+  out.reserve(out.size() * (size() + 1));
   const std::size_t n_cols = columns_.size();
   for (std::size_t i = 0; i < size(); ++i) {
-    put(ids_[i]);
-    const Architecture& a = archs_[i];
-    for (const auto* part : {&a.ks, &a.e, &a.d}) {
-      for (int v : *part) {
-        out += ',';
-        put(v);
-      }
-    }
-    out += ',';
-    put(a.r);
+    detail::append_number(out, ids_[i]);
+    layout_.write(archs_[i], out);
     for (std::size_t c = 0; c < n_cols; ++c) {
       out += ',';
-      put(latencies_[i * n_cols + c]);
+      detail::append_number(out, latencies_[i * n_cols + c]);
     }
     out += '\n';
   }
   return out;
 }
 
-inline void Dataset::write_csv(const std::filesystem::path& path) const {
+template <class Arch>
+void BasicDataset<Arch>::write_csv(const std::filesystem::path& path) const {
   detail::write_file_atomic(path, to_csv());
 }
 
-inline void Dataset::add_row(std::int64_t id, Architecture arch,
-                             std::span<const double> latencies) {
+template <class Arch>
+void BasicDataset<Arch>::add_row(std::int64_t id, Arch arch, std::span<const double> latencies) {
   if (latencies.size() != columns_.size()) {
     throw ShapeMismatch("dataset: add_row got " + std::to_string(latencies.size()) +
                         " latencies for " + std::to_string(columns_.size()) + " device columns");
@@ -412,35 +372,7 @@ inline void Dataset::add_row(std::int64_t id, Architecture arch,
     throw InvalidArgument("dataset: duplicate id " + std::to_string(id) + " (already in row " +
                           std::to_string(row_of_id_.at(id)) + ")");
   }
-  if (arch.ks.size() != arch.e.size()) {
-    throw InvalidArgument("dataset: architecture has " + std::to_string(arch.ks.size()) +
-                          " ks entries but " + std::to_string(arch.e.size()) + " e entries");
-  }
-  if (arch.ks.empty() || arch.d.empty()) {
-    throw InvalidArgument("dataset: architecture needs at least one ks/e slot and one stage, got " +
-                          std::to_string(arch.ks.size()) + " slots and " +
-                          std::to_string(arch.d.size()) + " stages");
-  }
-  if (slots_ != 0 && (arch.ks.size() != slots_ || arch.d.size() != stages_)) {
-    throw InvalidArgument("dataset: architecture has " + std::to_string(arch.ks.size()) +
-                          " ks/e slots and " + std::to_string(arch.d.size()) +
-                          " stages, but the dataset has " + std::to_string(slots_) + " and " +
-                          std::to_string(stages_));
-  }
-  const auto check = [](const std::vector<int>& values, const char* what) {
-    for (std::size_t j = 0; j < values.size(); ++j) {
-      if (values[j] < 0) {
-        throw InvalidArgument("dataset: " + std::string(what) + std::to_string(j) +
-                              " must be non-negative, found " + std::to_string(values[j]));
-      }
-    }
-  };
-  check(arch.ks, "ks");
-  check(arch.e, "e");
-  check(arch.d, "d");
-  if (arch.r < 0) {
-    throw InvalidArgument("dataset: r must be non-negative, found " + std::to_string(arch.r));
-  }
+  layout_.check(arch);
   for (std::size_t c = 0; c < latencies.size(); ++c) {
     if (!std::isfinite(latencies[c]) || latencies[c] < 0.0) {
       throw InvalidArgument("dataset: field '" + columns_[c] +
@@ -453,11 +385,12 @@ inline void Dataset::add_row(std::int64_t id, Architecture arch,
   archs_.reserve(archs_.size() + 1);
   latencies_.reserve(latencies_.size() + latencies.size());
   row_of_id_.reserve(row_of_id_.size() + 1);
-  if (slots_ == 0) set_shape(arch.ks.size(), arch.d.size());
+  layout_.learn(arch);
   push_row_unchecked(id, std::move(arch), latencies);
 }
 
-inline std::size_t Dataset::column_index(std::string_view name) const {
+template <class Arch>
+std::size_t BasicDataset<Arch>::column_index(std::string_view name) const {
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     if (columns_[c] == name) return c;
   }
@@ -468,7 +401,8 @@ inline std::size_t Dataset::column_index(std::string_view name) const {
                         "'; available: " + available);
 }
 
-inline std::size_t Dataset::row_of_id(std::int64_t id) const {
+template <class Arch>
+std::size_t BasicDataset<Arch>::row_of_id(std::int64_t id) const {
   const auto it = row_of_id_.find(id);
   if (it == row_of_id_.end()) {
     throw InvalidArgument("dataset: no row has id " + std::to_string(id));
@@ -476,7 +410,8 @@ inline std::size_t Dataset::row_of_id(std::int64_t id) const {
   return it->second;
 }
 
-inline std::vector<double> Dataset::column(std::string_view name) const {
+template <class Arch>
+std::vector<double> BasicDataset<Arch>::column(std::string_view name) const {
   const std::size_t c = column_index(name);
   const std::size_t n_cols = columns_.size();
   std::vector<double> out(size());
@@ -484,7 +419,8 @@ inline std::vector<double> Dataset::column(std::string_view name) const {
   return out;
 }
 
-inline double Dataset::latency(std::size_t row, std::size_t column) const {
+template <class Arch>
+double BasicDataset<Arch>::latency(std::size_t row, std::size_t column) const {
   if (row >= size() || column >= columns_.size()) {
     throw InvalidArgument("dataset: latency(" + std::to_string(row) + ", " +
                           std::to_string(column) + ") out of range (" + std::to_string(size()) +
@@ -493,7 +429,8 @@ inline double Dataset::latency(std::size_t row, std::size_t column) const {
   return latencies_[row * columns_.size() + column];
 }
 
-inline Dataset Dataset::subset(std::span<const std::size_t> rows) const {
+template <class Arch>
+BasicDataset<Arch> BasicDataset<Arch>::subset(std::span<const std::size_t> rows) const {
   std::vector<char> taken(size(), 0);
   for (std::size_t row : rows) {
     if (row >= size()) {
@@ -506,28 +443,28 @@ inline Dataset Dataset::subset(std::span<const std::size_t> rows) const {
     }
     taken[row] = 1;
   }
-  Dataset out;
+  BasicDataset out;
   out.columns_ = columns_;
-  out.set_shape(slots_, stages_);
+  out.layout_ = layout_;
   out.reserve_rows(rows.size());
   const std::size_t n_cols = columns_.size();
   for (std::size_t row : rows) {
-    Architecture arch = archs_[row];
+    Arch arch = archs_[row];
     out.push_row_unchecked(ids_[row], std::move(arch),
                            std::span<const double>(latencies_).subspan(row * n_cols, n_cols));
   }
   return out;
 }
 
-inline Dataset Dataset::select_columns(std::span<const std::string> names) const {
+template <class Arch>
+BasicDataset<Arch> BasicDataset<Arch>::select_columns(std::span<const std::string> names) const {
   std::vector<std::size_t> index;
   index.reserve(names.size());
   for (const auto& name : names) index.push_back(column_index(name));
-  Dataset out(std::vector<std::string>(names.begin(), names.end()));  // rejects repeats
+  BasicDataset out(std::vector<std::string>(names.begin(), names.end()), layout_);  // rejects repeats
   out.ids_ = ids_;
   out.archs_ = archs_;
   out.row_of_id_ = row_of_id_;
-  out.set_shape(slots_, stages_);
   const std::size_t n_cols = columns_.size();
   out.latencies_.resize(size() * index.size());
   for (std::size_t i = 0; i < size(); ++i) {

@@ -40,7 +40,8 @@ Split random_split(std::size_t n, std::uint64_t seed, double train = 0.70,
 /// The project's benchmark split, defined by id alone so every language gets
 /// the same rows: m = ((id % 20) + 20) % 20; m in {0,1,2} -> test, {3,4,5} ->
 /// validation, the rest -> train. Each part in row order.
-Split benchmark_split(const Dataset& data);
+template <class Arch>
+Split benchmark_split(const BasicDataset<Arch>& data);
 
 /// `count` distinct entries of `rows`, chosen with Rng(seed) by a partial
 /// Fisher-Yates shuffle, in the order drawn. With one seed, the result for
@@ -67,7 +68,8 @@ struct SplitSpec {
   /// InvalidArgument naming the grammar for anything else.
   static SplitSpec parse(std::string_view text);
   /// The rows of `data` this spec selects.
-  Split apply(const Dataset& data) const;
+  template <class Arch>
+  Split apply(const BasicDataset<Arch>& data) const;
 };
 
 // ---------------------------------------------------------------------------
@@ -106,7 +108,8 @@ inline Split random_split(std::size_t n, std::uint64_t seed, double train, doubl
   return s;
 }
 
-inline Split benchmark_split(const Dataset& data) {
+template <class Arch>
+Split benchmark_split(const BasicDataset<Arch>& data) {
   Split s;
   const auto& ids = data.ids();
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -205,7 +208,8 @@ inline SplitSpec SplitSpec::parse(std::string_view text) {
                         std::string(text) + "'");
 }
 
-inline Split SplitSpec::apply(const Dataset& data) const {
+template <class Arch>
+Split SplitSpec::apply(const BasicDataset<Arch>& data) const {
   Split s;
   switch (kind) {
     case Kind::benchmark: return benchmark_split(data);

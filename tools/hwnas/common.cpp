@@ -19,6 +19,9 @@
 
 #include "hwnas/io/arch.hpp"
 #include "hwnas/io/lut.hpp"
+#include "hwnas/io/space.hpp"
+#include "hwnas/predictor/model_file.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 #include "hwnas/search/evolution.hpp"
 
 namespace hwnas_cli {
@@ -88,7 +91,9 @@ void add_progress_flag(CLI::App& cmd, bool& progress) {
 }
 
 void SpaceArgs::add_to(CLI::App& cmd) {
-  cmd.add_option("--space", space, "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless")
+  cmd.add_option("--space", space,
+                 "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless, fbnet, or @FILE.json (a "
+                 "categorical space's definition, docs/spaces.md)")
       ->capture_default_str();
   cmd.add_option("--width", width,
                  "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
@@ -96,9 +101,28 @@ void SpaceArgs::add_to(CLI::App& cmd) {
   add_list_option(cmd, "--resolutions", resolutions, "resolutions (default: 128..224 step 4)");
 }
 
-MbConvSpace SpaceArgs::make() const {
-  auto s = MbConvSpace::preset(space, width);
-  return resolutions.empty() ? s : s.with_resolutions(resolutions);
+AnySpace SpaceArgs::make_any() const {
+  if (space != "fbnet" && (space.empty() || space[0] != '@')) {
+    auto s = MbConvSpace::preset(space, width);
+    return resolutions.empty() ? s : s.with_resolutions(resolutions);
+  }
+  if (width != 1.0 || !resolutions.empty()) {
+    throw hwnas::InvalidArgument("--space " + space + ": a categorical space has no width or resolutions; leave "
+                                 "--width and --resolutions out");
+  }
+  return space == "fbnet" ? hwnas::fbnet_space() : hwnas::read_space_file(space.substr(1));
+}
+
+MbConvSpace SpaceArgs::make(const char* who) const {
+  auto any = make_any();
+  if (auto* s = std::get_if<MbConvSpace>(&any)) return std::move(*s);
+  throw hwnas::InvalidArgument("--space " + space + ": " + who +
+                               " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless): a "
+                               "categorical space has no layer list");
+}
+
+bool model_is_categorical(const std::string& path) {
+  return hwnas::model_space_family(path) == hwnas::detail::kCategoricalFamily;
 }
 
 void ModelSpaceArgs::add_to(CLI::App& cmd) {
@@ -120,6 +144,20 @@ void ModelSpaceArgs::check(const MbConvSpace& model, const std::string& option, 
                                hwnas::detail::space_label(model) + ", not of " + given +
                                " (a model scores the space it was trained on)");
 }
+
+void ModelSpaceArgs::check(const CategoricalSpace& model, const std::string& option, const std::string& path) const {
+  if (width != 0) {
+    throw hwnas::InvalidArgument("--width: " + option + " " + path + " is a model of the categorical space '" +
+                                 model.name() + "', which has no width");
+  }
+  if (!space.empty() && space != model.name()) {
+    throw hwnas::InvalidArgument("--space " + space + ": " + option + " " + path + " is a model of space '" +
+                                 model.name() + "' (a model scores the space it was trained on)");
+  }
+}
+
+Json space_json(const MbConvSpace& space) { return {{"space", space.name()}, {"width", space.options().width}}; }
+Json space_json(const CategoricalSpace& space) { return {{"space", space.name()}}; }
 
 void ArchArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--arch", arch,
@@ -210,51 +248,45 @@ void DataArgs::add_to(CLI::App& cmd, bool split_all, bool target_required) {
       ->capture_default_str();
 }
 
-std::pair<std::vector<Architecture>, std::vector<double>> Table::rows(std::span<const std::size_t> which,
-                                                                     const MbConvSpace& space,
-                                                                     const std::string& csv) const {
-  std::pair<std::vector<Architecture>, std::vector<double>> out;
-  out.first.reserve(which.size());
-  out.second.reserve(which.size());
-  for (auto r : which) {
-    const auto& a = data.archs()[r];
-    try {
-      space.validate(a);
-    } catch (const hwnas::InvalidArgument& e) {
-      throw hwnas::InvalidArgument(csv + ": row with id " + std::to_string(data.ids()[r]) + ": " + e.what());
-    }
-    out.first.push_back(a);
-    out.second.push_back(y[r]);
+BasicArchList<CategoricalArch> ArchArgs::load(const CategoricalSpace& space) const {
+  if (image_size > 0) throw hwnas::InvalidArgument("--image-size: only for an OFA net.config, not for space " + space.name());
+  BasicArchList<CategoricalArch> out;
+  if (arch.empty() || arch[0] != '@') {
+    out.archs = hwnas::parse_categorical_arch_list(arch, space, "--arch");
+  } else if (const std::filesystem::path path = arch.substr(1); path.extension() == ".csv") {
+    const auto data = hwnas::BasicDataset<CategoricalArch>::read_csv(path, space.columns());
+    out.archs = data.archs();
+    out.ids = data.ids();
+  } else {
+    out.archs = hwnas::read_categorical_arch_file(path, space);
   }
-  return out;
+  return out;  // every form checks each choice against the space
 }
 
-Table load_table(const DataArgs& args, bool allow_all, const char* who) {
-  Table t;
+std::vector<Architecture> read_archs(const MbConvSpace&, const std::string& path) { return hwnas::read_arch_file(path); }
+
+std::vector<CategoricalArch> read_archs(const CategoricalSpace& space, const std::string& path) {
+  return hwnas::read_categorical_arch_file(path, space);
+}
+
+Json arch_json(const MbConvSpace&, const Architecture& arch) { return Json(arch); }
+
+Json arch_json(const CategoricalSpace& space, const CategoricalArch& arch) {
+  return Json::parse(hwnas::categorical_arch_to_json(arch, space).dump());
+}
+
+hwnas::SplitSpec parse_split(const DataArgs& args, bool allow_all, const char* who) {
+  hwnas::SplitSpec choice;
   try {
-    t.choice = hwnas::SplitSpec::parse(args.split);  // before reading: a typo fails fast
+    choice = hwnas::SplitSpec::parse(args.split);  // before reading: a typo fails fast
   } catch (const hwnas::InvalidArgument& e) {
     throw hwnas::InvalidArgument(std::string("--") + e.what());
   }
-  if (!allow_all && t.choice.kind == hwnas::SplitSpec::Kind::all) {
+  if (!allow_all && choice.kind == hwnas::SplitSpec::Kind::all) {
     throw hwnas::InvalidArgument(std::string("--split all: ") + who +
                                  " needs train, validation and test rows; use benchmark or random:SEED");
   }
-  t.data = hwnas::Dataset::read_csv(args.csv);
-  try {
-    t.y = t.data.column(args.target);
-  } catch (const hwnas::InvalidArgument& e) {
-    throw hwnas::InvalidArgument(args.csv + ": " + e.what());
-  }
-  t.split = t.choice.apply(t.data);
-  return t;
-}
-
-void require_rows(std::size_t n, const char* part, const Table& t, const DataArgs& args) {
-  if (n == 0) {
-    throw hwnas::InvalidArgument("--split " + t.choice.text + ": no " + part + " rows in '" + args.csv + "' (" +
-                                 std::to_string(t.data.size()) + " rows)");
-  }
+  return choice;
 }
 
 void check_output_path(const std::string& path) {
@@ -291,23 +323,24 @@ hwnas::Recipe make_recipe(const TrainArgs& args) {
 
 void print_json(const Json& j) { std::cout << hwnas::dump_json(j) << '\n'; }
 
-void print_predictions(const std::vector<double>& values, const ArchList& archs, const Json& fields, bool as_json) {
+void print_predictions(const std::vector<double>& values, const std::vector<std::int64_t>& ids, const Json& fields,
+                       bool as_json) {
   if (as_json) {
     // A dataset's rows say which id each latency is; specs have no ids.
     Json rows = Json::array();
-    for (std::size_t i = 0; i < archs.ids.size(); ++i) rows.push_back({{"id", archs.ids[i]}, {"latency", values[i]}});
-    Json j = {{"predictions", archs.ids.empty() ? Json(values) : rows}};
+    for (std::size_t i = 0; i < ids.size(); ++i) rows.push_back({{"id", ids[i]}, {"latency", values[i]}});
+    Json j = {{"predictions", ids.empty() ? Json(values) : rows}};
     j.update(fields);
     print_json(j);
     return;
   }
   std::cout << std::setprecision(6);
-  if (archs.ids.empty()) {
+  if (ids.empty()) {
     for (double v : values) std::cout << v << '\n';
     return;
   }
   std::cout << "id,latency\n";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << archs.ids[i] << ',' << values[i] << '\n';
+  for (std::size_t i = 0; i < values.size(); ++i) std::cout << ids[i] << ',' << values[i] << '\n';
 }
 
 std::string metrics_text(const hwnas::RegressionMetrics& m) {

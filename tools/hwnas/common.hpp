@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "hwnas/dataset.hpp"
@@ -20,14 +21,21 @@
 #include "hwnas/measure/builders.hpp"
 #include "hwnas/metrics.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
+#include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/split.hpp"
 
 namespace hwnas_cli {
 
 using hwnas::Architecture;
+using hwnas::CategoricalArch;
+using hwnas::CategoricalSpace;
 using hwnas::Json;
 using hwnas::MbConvSpace;
+
+/// The spaces the program runs on: OFA's MBConv presets, and categorical
+/// spaces (the `fbnet` preset, or a definition file given as @FILE.json).
+using AnySpace = std::variant<MbConvSpace, CategoricalSpace>;
 
 /// Registration of the command groups (one file each). `status` receives
 /// the exit status of the command that ran (validate's 1 for invalid input).
@@ -77,8 +85,18 @@ struct SpaceArgs {
   std::vector<int> resolutions;
 
   void add_to(CLI::App& cmd);
-  MbConvSpace make() const;
+  /// The space of a command that takes any space. --width and
+  /// --resolutions belong to MBConv spaces: InvalidArgument when given with
+  /// a categorical one.
+  AnySpace make_any() const;
+  /// An MBConv space; InvalidArgument for a categorical space, naming `who`
+  /// (a command that needs a layer list: macs, lut, measure, ...).
+  MbConvSpace make(const char* who = "this command") const;
 };
+
+/// The space a model file holds: "categorical" or an MBConv family
+/// (model_space_family), so that a command loads it with the right type.
+bool model_is_categorical(const std::string& path);
 
 /// --space and --width of a command that loads a model (eval, predict,
 /// finetune, adapt): the model holds its space; given, they must name it.
@@ -90,13 +108,27 @@ struct ModelSpaceArgs {
   /// InvalidArgument naming both spaces when --space or --width disagree
   /// with the space of the model `path` (given as `option`).
   void check(const MbConvSpace& model, const std::string& option, const std::string& path) const;
+  /// The same for a model of a categorical space (which has no width).
+  void check(const CategoricalSpace& model, const std::string& option, const std::string& path) const;
 };
 
+/// The space's part of a command's JSON: its name (and an MBConv space's
+/// width).
+Json space_json(const MbConvSpace& space);
+Json space_json(const CategoricalSpace& space);
+/// The dataset columns a command reads for `space`: OFA's are read from the
+/// header (each row is then checked against the space), a categorical
+/// space's are its own.
+inline hwnas::ArchColumns<Architecture> table_layout(const MbConvSpace&) { return {}; }
+inline hwnas::ArchColumns<CategoricalArch> table_layout(const CategoricalSpace& space) { return space.columns(); }
+
 /// Architectures and, when they come from a dataset CSV, its ids.
-struct ArchList {
-  std::vector<Architecture> archs;
+template <class Arch>
+struct BasicArchList {
+  std::vector<Arch> archs;
   std::vector<std::int64_t> ids;  ///< empty unless read from a dataset CSV
 };
+using ArchList = BasicArchList<Architecture>;
 
 /// --arch JSON or @FILE (one spec, a JSON array, JSON lines, a dataset CSV
 /// or an OFA net.config, told apart by content), and --image-size for a
@@ -109,7 +141,26 @@ struct ArchArgs {
   /// The architectures (a net.config becomes the network of `space` with
   /// its layers); with `validate`, each checked against `space`.
   ArchList load(const MbConvSpace& space, bool validate) const;
+  /// A categorical space's: a JSON list of choices (labels or values), a
+  /// list of such lists, JSON lines of them, or a dataset CSV with the
+  /// space's columns; always validated.
+  BasicArchList<CategoricalArch> load(const CategoricalSpace& space) const;
 };
+
+/// --arch for either kind of space, validated.
+inline ArchList load_archs(const ArchArgs& args, const MbConvSpace& space) { return args.load(space, true); }
+inline BasicArchList<CategoricalArch> load_archs(const ArchArgs& args, const CategoricalSpace& space) {
+  return args.load(space);
+}
+
+/// Architectures of `space` from a file, as validate reads them (every
+/// form of --arch @FILE but a net.config), unchecked against the space.
+std::vector<Architecture> read_archs(const MbConvSpace& space, const std::string& path);
+std::vector<CategoricalArch> read_archs(const CategoricalSpace& space, const std::string& path);
+/// An architecture as JSON: OFA's spec, or a categorical space's list of
+/// choices.
+Json arch_json(const MbConvSpace& space, const Architecture& arch);
+Json arch_json(const CategoricalSpace& space, const CategoricalArch& arch);
 
 /// `--lut DIR` (OFA's folder of <r>_lookup_table.yaml) or `--lut FILE.json`.
 hwnas::LookupTables load_luts(const std::string& path);
@@ -124,23 +175,66 @@ struct DataArgs {
 };
 
 /// A dataset, one of its columns and a split of its rows.
-struct Table {
-  hwnas::Dataset data;
+template <class Arch>
+struct BasicTable {
+  hwnas::BasicDataset<Arch> data;
   std::vector<double> y;
   hwnas::SplitSpec choice;
   hwnas::Split split;
 
   /// The architectures and latencies of some rows, each architecture checked
   /// against `space` first (an architecture outside it has no encoding).
-  std::pair<std::vector<Architecture>, std::vector<double>> rows(std::span<const std::size_t> which,
-                                                                 const MbConvSpace& space,
-                                                                 const std::string& csv) const;
+  template <class Space>
+  std::pair<std::vector<Arch>, std::vector<double>> rows(std::span<const std::size_t> which, const Space& space,
+                                                         const std::string& csv) const {
+    std::pair<std::vector<Arch>, std::vector<double>> out;
+    out.first.reserve(which.size());
+    out.second.reserve(which.size());
+    for (auto r : which) {
+      const auto& a = data.archs()[r];
+      try {
+        space.validate(a);
+      } catch (const hwnas::InvalidArgument& e) {
+        throw hwnas::InvalidArgument(csv + ": row with id " + std::to_string(data.ids()[r]) + ": " + e.what());
+      }
+      out.first.push_back(a);
+      out.second.push_back(y[r]);
+    }
+    return out;
+  }
 };
+using Table = BasicTable<Architecture>;
 
-/// Reads the CSV and picks the column and the split; `who` names the command
-/// in the errors about the split.
-Table load_table(const DataArgs& args, bool allow_all, const char* who);
-void require_rows(std::size_t n, const char* part, const Table& t, const DataArgs& args);
+/// The split of --split, checked before any file is read.
+hwnas::SplitSpec parse_split(const DataArgs& args, bool allow_all, const char* who);
+
+/// Reads the CSV (its architecture columns are `layout`'s: OFA's are read
+/// from the header) and picks the column and the split; `who` names the
+/// command in the errors about the split.
+template <class Arch>
+BasicTable<Arch> load_table(const DataArgs& args, hwnas::ArchColumns<Arch> layout, bool allow_all, const char* who) {
+  BasicTable<Arch> t;
+  t.choice = parse_split(args, allow_all, who);
+  t.data = hwnas::BasicDataset<Arch>::read_csv(args.csv, std::move(layout));
+  try {
+    t.y = t.data.column(args.target);
+  } catch (const hwnas::InvalidArgument& e) {
+    throw hwnas::InvalidArgument(args.csv + ": " + e.what());
+  }
+  t.split = t.choice.apply(t.data);
+  return t;
+}
+inline Table load_table(const DataArgs& args, bool allow_all, const char* who) {
+  return load_table<Architecture>(args, {}, allow_all, who);
+}
+
+template <class Arch>
+void require_rows(std::size_t n, const char* part, const BasicTable<Arch>& t, const DataArgs& args) {
+  if (n == 0) {
+    throw hwnas::InvalidArgument("--split " + t.choice.text + ": no " + part + " rows in '" + args.csv + "' (" +
+                                 std::to_string(t.data.size()) + " rows)");
+  }
+}
 
 /// --recipe, --seed, --epochs and -o of the commands that train.
 struct TrainArgs {
@@ -188,7 +282,8 @@ void print_json(const Json& j);
 /// Predictions, one per line (6 significant digits), or a CSV of `id,latency`
 /// rows when the architectures came from a dataset CSV; --json:
 /// "predictions" (and "ids") first, then `fields`.
-void print_predictions(const std::vector<double>& values, const ArchList& archs, const Json& fields, bool as_json);
+void print_predictions(const std::vector<double>& values, const std::vector<std::int64_t>& ids, const Json& fields,
+                       bool as_json);
 
 std::string metrics_text(const hwnas::RegressionMetrics& m);
 std::string fit_text(const hwnas::FitReport& r);

@@ -205,7 +205,7 @@ int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
   if (args.recipe.empty()) args.recipe = "default";
   const auto recipe = make_recipe(args);
   const auto mode = hwnas::descriptor_mode_from_string(da.descriptor);
-  const auto space = space_args.make();
+  const auto space = space_args.make("train --devices");
   check_output_path(args.output);
   if (mode != hwnas::DescriptorMode::spec && da.reference.empty()) {
     throw hwnas::InvalidArgument("--descriptor " + da.descriptor +

@@ -90,7 +90,7 @@ struct MeasureOptions {
 
 int run_measure(const MeasureOptions& o) {
   const Progress progress(o.progress);
-  const auto space = o.space.make();
+  const auto space = o.space.make("measure");
   check_build_output(o.output, o.measure.resume, false);
   const auto report = with_executor(o.measure, [&](auto& adapter) {
     return hwnas::measure::build_dataset(adapter, space, o.output,
@@ -129,7 +129,7 @@ struct LutBuildOptions {
 
 int run_lut_build(const LutBuildOptions& o) {
   const Progress progress(o.progress);
-  const auto space = o.space.make();
+  const auto space = o.space.make("lut build");
   check_build_output(o.output, o.measure.resume, true);
   const auto report = with_executor(o.measure, [&](auto& adapter) {
     return hwnas::measure::build_lut(
@@ -161,7 +161,7 @@ struct LutPredictOptions {
 };
 
 int run_lut_predict(const LutPredictOptions& o) {
-  const auto space = o.space.make();
+  const auto space = o.space.make("lut predict");
   const hwnas::LutEstimator lut(space, load_luts(o.lut));
   const auto list = o.arch.load(space, false);
   const auto& archs = list.archs;
@@ -179,7 +179,7 @@ int run_lut_predict(const LutPredictOptions& o) {
       throw hwnas::InvalidArgument(what);
     }
   }
-  print_predictions(values, list, {{"lut", o.lut}}, o.json);
+  print_predictions(values, list.ids, {{"lut", o.lut}}, o.json);
   return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/core.h>
 
@@ -21,7 +23,16 @@ namespace hwnas_cli {
 
 namespace {
 
-using Predictor = hwnas::LatencyPredictor<float>;
+template <class Space>
+using Predictor = hwnas::LatencyPredictor<float, Space>;
+
+/// Runs f(ensemble) with the model at `path` loaded for the kind of space
+/// it holds.
+template <class F>
+int with_ensemble(const std::string& path, F&& f) {
+  if (model_is_categorical(path)) return f(hwnas::load_ensemble<float, CategoricalSpace>(path));
+  return f(hwnas::load_ensemble<float>(path));
+}
 
 /// --recipe, --seed (and --epochs, -o) of train and finetune.
 void add_train_args(CLI::App& cmd, TrainArgs& args) {
@@ -81,29 +92,18 @@ void take_tuned(TrainArgs& args, const std::string& path) {
   if (args.epochs == 0) args.epochs = static_cast<std::size_t>(number(nullptr, "max_epochs"));
 }
 
-int run_train(const TrainOptions& o) {
-  const Progress progress(o.progress);
-  auto args = o.train;
-  if (!o.from_tune.empty()) take_tuned(args, o.from_tune);
-  if (!o.devices.devices.empty()) {
-    if (!o.data.target.empty()) throw hwnas::InvalidArgument("train: give --target or --devices, not both");
-    return run_train_devices(o.data, o.space, args, o.devices, progress, o.json);
-  }
-  if (o.data.target.empty()) {
-    throw hwnas::InvalidArgument("train: --target (one device) or --devices (several) is required");
-  }
-  if (args.recipe.empty()) args.recipe = "default";
-  const auto recipe = make_recipe(args);
-  const auto space = o.space.make();
+template <class Space>
+int train_one(const Space& space, const TrainOptions& o, const TrainArgs& args, const hwnas::Recipe& recipe,
+              const Progress& progress) {
   check_output_path(args.output);
-  const auto table = load_table(o.data, false, "train");
+  const auto table = load_table(o.data, table_layout(space), false, "train");
   require_rows(table.split.train.size(), "train", table, o.data);
   require_rows(table.split.test.size(), "test", table, o.data);
   const auto [xt, yt] = table.rows(table.split.train, space, o.data.csv);
   const auto [xv, yv] = table.rows(table.split.validation, space, o.data.csv);
   const auto [xs, ys] = table.rows(table.split.test, space, o.data.csv);
 
-  Predictor predictor(space, recipe.predictor);
+  Predictor<Space> predictor(space, recipe.predictor);
   auto options = recipe.training;
   options.on_epoch = progress.epoch_hook(options.epochs);
   const auto report = predictor.fit(xt, yt, xv, yv, options);
@@ -114,12 +114,9 @@ int run_train(const TrainOptions& o) {
   if (o.json) {
     Json j = {{"test", m}};
     j.update(Json(report));
-    j.update({{"recipe", args.recipe},
-              {"target", o.data.target},
-              {"split", table.choice.text},
-              {"space", space.name()},
-              {"width", space.options().width},
-              {"seed", args.seed},
+    j.update({{"recipe", args.recipe}, {"target", o.data.target}, {"split", table.choice.text}});
+    j.update(space_json(space));
+    j.update({{"seed", args.seed},
               {"learning_rate", recipe.training.learning_rate},
               {"momentum", recipe.training.momentum},
               {"weight_decay", recipe.training.weight_decay},
@@ -143,6 +140,23 @@ int run_train(const TrainOptions& o) {
   return 0;
 }
 
+int run_train(const TrainOptions& o) {
+  const Progress progress(o.progress);
+  auto args = o.train;
+  if (!o.from_tune.empty()) take_tuned(args, o.from_tune);
+  if (!o.devices.devices.empty()) {
+    if (!o.data.target.empty()) throw hwnas::InvalidArgument("train: give --target or --devices, not both");
+    return run_train_devices(o.data, o.space, args, o.devices, progress, o.json);
+  }
+  if (o.data.target.empty()) {
+    throw hwnas::InvalidArgument("train: --target (one device) or --devices (several) is required");
+  }
+  if (args.recipe.empty()) args.recipe = "default";
+  const auto recipe = make_recipe(args);
+  return std::visit([&](const auto& space) { return train_one(space, o, args, recipe, progress); },
+                    o.space.make_any());
+}
+
 // ----------------------------------------------------------------- eval ----
 
 struct EvalOptions {
@@ -153,27 +167,28 @@ struct EvalOptions {
 };
 
 int run_eval(const EvalOptions& o) {
-  const auto predictor = hwnas::load_ensemble<float>(o.model);
-  o.model_space.check(predictor.space(), "--model", o.model);
-  const auto table = load_table(o.data, true, "eval");
-  require_rows(table.split.test.size(), "test", table, o.data);
-  const auto [xs, ys] = table.rows(table.split.test, predictor.space(), o.data.csv);
-  const auto predicted = predictor.predict(xs);
-  const auto m = hwnas::evaluate(predicted, ys);
-  if (o.json) {
-    print_json({{"test", m},
-                {"latency_margin", hwnas::latency_margin(predicted, ys)},
-                {"model", o.model},
-                {"target", o.data.target},
-                {"split", table.choice.text},
-                {"n_test", xs.size()}});
+  return with_ensemble(o.model, [&](const auto& predictor) {
+    o.model_space.check(predictor.space(), "--model", o.model);
+    const auto table = load_table(o.data, table_layout(predictor.space()), true, "eval");
+    require_rows(table.split.test.size(), "test", table, o.data);
+    const auto [xs, ys] = table.rows(table.split.test, predictor.space(), o.data.csv);
+    const auto predicted = predictor.predict(xs);
+    const auto m = hwnas::evaluate(predicted, ys);
+    if (o.json) {
+      print_json({{"test", m},
+                  {"latency_margin", hwnas::latency_margin(predicted, ys)},
+                  {"model", o.model},
+                  {"target", o.data.target},
+                  {"split", table.choice.text},
+                  {"n_test", xs.size()}});
+      return 0;
+    }
+    std::cout << o.model << " on " << o.data.target << ", "
+              << (table.choice.kind == hwnas::SplitSpec::Kind::all ? "every row"
+                                                                    : "test rows of the " + table.choice.text + " split")
+              << ": " << metrics_text(m) << "\n";
     return 0;
-  }
-  std::cout << o.model << " on " << o.data.target << ", "
-            << (table.choice.kind == hwnas::SplitSpec::Kind::all ? "every row"
-                                                                  : "test rows of the " + table.choice.text + " split")
-            << ": " << metrics_text(m) << "\n";
-  return 0;
+  });
 }
 
 // ------------------------------------------------------------- finetune ----
@@ -191,19 +206,25 @@ struct FinetuneOptions {
   bool json = false;
 };
 
-int run_finetune(const FinetuneOptions& o) {
+template <class Space>
+int finetune_from(const FinetuneOptions& o) {
   const Progress progress(o.progress);
   auto args = o.train;
   if (args.recipe.empty()) args.recipe = "finetune";
   const std::size_t frozen_layers = o.frozen_option->count() > 0 ? o.frozen_layers : args.recipe == "paper" ? 2 : 0;
   auto recipe = make_recipe(args.recipe, args.epochs, args.seed);
   check_output_path(args.output);
-  std::vector<Predictor> bases;
+  std::vector<Predictor<Space>> bases;
   for (const auto& path : o.bases) {
-    bases.push_back(hwnas::load_predictor<float>(path));
+    if (model_is_categorical(path) != std::is_same_v<Space, CategoricalSpace>) {
+      throw hwnas::InvalidArgument("--base " + path + " is a model of " +
+                                   (model_is_categorical(path) ? "a categorical" : "an MBConv") +
+                                   " space but --base " + o.bases.front() + " is not");
+    }
+    bases.push_back(hwnas::load_predictor<float, Space>(path));
     const auto& p = bases.back();
     o.model_space.check(p.space(), "--base", path);
-    if (p.space().options() != bases.front().space().options()) {
+    if (!(p.space() == bases.front().space())) {
       throw hwnas::InvalidArgument("--base " + path + " searches space '" + p.space().name() + "' but --base " +
                                    o.bases.front() + " searches '" + bases.front().space().name() +
                                    "' (or the same name with other options)");
@@ -214,7 +235,7 @@ int run_finetune(const FinetuneOptions& o) {
                                    " layers and at least the last must train (--base " + path + ")");
     }
   }
-  const auto table = load_table(o.data, false, "finetune");
+  const auto table = load_table(o.data, table_layout(bases.front().space()), false, "finetune");
   require_rows(table.split.test.size(), "test", table, o.data);
   if (o.samples > table.split.train.size()) {
     throw hwnas::InvalidArgument("--samples " + std::to_string(o.samples) + " is more than the " +
@@ -254,7 +275,7 @@ int run_finetune(const FinetuneOptions& o) {
     auto transfer = o.transfer;
     transfer.training = options;
     hwnas::TransferReport report;
-    const auto ensemble = hwnas::fine_tune_from<float>(bases, xt, yt, transfer, &report);
+    const auto ensemble = hwnas::fine_tune_from<float, Space>(bases, xt, yt, transfer, &report);
     for (const auto& c : report.candidates) {
       for (const auto& f : c.fits) warn_if_diverged(f);
     }
@@ -303,6 +324,10 @@ int run_finetune(const FinetuneOptions& o) {
   return 0;
 }
 
+int run_finetune(const FinetuneOptions& o) {
+  return model_is_categorical(o.bases.front()) ? finetune_from<CategoricalSpace>(o) : finetune_from<MbConvSpace>(o);
+}
+
 // -------------------------------------------------------------- predict ----
 
 struct PredictOptions {
@@ -344,19 +369,20 @@ int run_predict(const PredictOptions& o) {
                                    "); for a new device pass @FILE with its fingerprint");
     }
     const auto list = o.arch.load(m.space(), true);
-    print_predictions(m.predict(device, list.archs), list, {{"model", o.model}, {"device", device.name}}, o.json);
+    print_predictions(m.predict(device, list.archs), list.ids, {{"model", o.model}, {"device", device.name}}, o.json);
     return 0;
   }
-  const auto predictor = hwnas::load_ensemble<float>(o.model);
-  o.model_space.check(predictor.space(), "--model", o.model);
-  const std::size_t hw = predictor.hardware_features();
-  if (o.hardware.size() != hw) {
-    throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
-                                 std::to_string(o.hardware.size()));
-  }
-  const auto list = o.arch.load(predictor.space(), true);
-  print_predictions(predictor.predict(list.archs, o.hardware), list, {{"model", o.model}}, o.json);
-  return 0;
+  return with_ensemble(o.model, [&](const auto& predictor) {
+    o.model_space.check(predictor.space(), "--model", o.model);
+    const std::size_t hw = predictor.hardware_features();
+    if (o.hardware.size() != hw) {
+      throw hwnas::InvalidArgument("--hardware: the model takes " + std::to_string(hw) + " hardware features, found " +
+                                   std::to_string(o.hardware.size()));
+    }
+    const auto list = load_archs(o.arch, predictor.space());
+    print_predictions(predictor.predict(list.archs, o.hardware), list.ids, {{"model", o.model}}, o.json);
+    return 0;
+  });
 }
 
 // --------------------------------------------------------- import-torch ----
@@ -373,7 +399,7 @@ int run_import_torch(const ImportOptions& o) {
   check_output_path(o.output);
   hwnas::Encoder::Options eo;
   eo.resolution = hwnas::resolution_encoding_from_string(o.encoding);
-  const auto predictor = hwnas::import_torch_npy<float>(o.npy, o.space.make(), eo);
+  const auto predictor = hwnas::import_torch_npy<float>(o.npy, o.space.make("import-torch"), eo);
   hwnas::save_predictor(predictor, o.output);
   const auto& sizes = predictor.network().sizes();
   if (o.json) {

@@ -3,6 +3,8 @@
 #include <initializer_list>
 #include <iostream>
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/core.h>
 
@@ -46,38 +48,14 @@ std::pair<std::string, std::string> source_spec(const std::string& option, const
   throw hwnas::InvalidArgument(option + ": expected " + expected + ", found '" + text + "'");
 }
 
-int run_search(const SearchOptions& o) {
-  const Progress progress(o.progress);
-  const auto space = o.space.make();
-  if (!o.pareto.empty()) check_output_path(o.pareto);
-  const auto [acc_kind, acc_path] = source_spec("--accuracy", o.accuracy, {"model"});
-  const auto accuracy = hwnas::load_predictor<float>(acc_path);
-  const auto [lat_kind, lat_value] = source_spec("--latency", o.latency, {"lut", "model", "measure"});
-  const hwnas::EvolutionFinder finder(space, {.population = o.population,
-                                              .generations = o.generations,
-                                              .budgets = o.budgets,
-                                              .latency_margin = o.margin,
-                                              .seed = o.seed,
-                                              .memoize = o.memoize});
-  auto on_generation = [&](const hwnas::GenerationInfo& g) {
-    if (progress.on() && ((g.generation + 1) % 50 == 0 || g.generation + 1 == o.generations)) {
-      progress.line("generation " + std::to_string(g.generation + 1) + "/" + std::to_string(o.generations));
-    }
-    return false;
-  };
-  hwnas::EvolutionResult result;
-  if (lat_kind == "lut") {
-    result = finder.run(accuracy, hwnas::LutEstimator(space, load_luts(lat_value)), on_generation);
-  } else if (lat_kind == "model") {
-    result = finder.run(accuracy, hwnas::load_ensemble<float>(lat_value), on_generation);
-  } else {
-    if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
-    hwnas::measure::CpuExecutor cpu;
-    const hwnas::measure::MeasuredLatency live(cpu, space, 1, {.warmup = 2, .repeats = 5});
-    result = finder.run(accuracy, live, on_generation);
-  }
+/// The winners and the Pareto front of a finished search.
+template <class Space>
+int report_search(const Space& space, const SearchOptions& o, const std::string& lat_kind,
+                  const hwnas::BasicEvolutionResult<typename Space::arch_type>& result) {
+  constexpr bool mbconv = std::is_same_v<Space, MbConvSpace>;
   if (!o.pareto.empty()) {
-    hwnas::Dataset front(std::vector<std::string>{"latency", "accuracy"});
+    hwnas::BasicDataset<typename Space::arch_type> front(std::vector<std::string>{"latency", "accuracy"},
+                                                         space.columns());
     for (std::size_t i = 0; i < result.pareto.size(); ++i) {
       const auto& c = result.pareto[i];
       const double row[] = {c.latency, c.fitness};
@@ -88,11 +66,12 @@ int run_search(const SearchOptions& o) {
   if (o.json) {
     Json results = Json::array();
     for (const auto& b : result.budgets) {
-      results.push_back({{"budget", b.budget},
-                         {"arch", b.best.arch},
-                         {"accuracy", b.best.fitness},
-                         {"latency", b.best.latency},
-                         {"macs", space.cost(b.best.arch).macs}});
+      Json r = {{"budget", b.budget},
+                {"arch", arch_json(space, b.best.arch)},
+                {"accuracy", b.best.fitness},
+                {"latency", b.best.latency}};
+      if constexpr (mbconv) r["macs"] = space.cost(b.best.arch).macs;
+      results.push_back(std::move(r));
     }
     print_json({{"results", results},
                 {"evaluations", result.latency_evaluations},
@@ -107,12 +86,58 @@ int run_search(const SearchOptions& o) {
   }
   const char* latency_kind = lat_kind == "measure" ? "measured" : "predicted";
   for (const auto& b : result.budgets) {
-    std::cout << fmt::format("budget {:g} ms: accuracy {:.5f}, {} latency {:.4f} ms, {:.3f} M MACs\n", b.budget,
-                             b.best.fitness, latency_kind, b.best.latency,
-                             static_cast<double>(space.cost(b.best.arch).macs) / 1e6)
-              << hwnas::arch_to_json(b.best.arch) << "\n";
+    std::cout << fmt::format("budget {:g} ms: accuracy {:.5f}, {} latency {:.4f} ms", b.budget, b.best.fitness,
+                             latency_kind, b.best.latency);
+    if constexpr (mbconv) {
+      std::cout << fmt::format(", {:.3f} M MACs\n", static_cast<double>(space.cost(b.best.arch).macs) / 1e6)
+                << hwnas::arch_to_json(b.best.arch) << "\n";
+    } else {
+      std::cout << "\n" << arch_json(space, b.best.arch).dump() << "\n";
+    }
   }
   return 0;
+}
+
+template <class Space>
+int search_in(const Space& space, const SearchOptions& o) {
+  const Progress progress(o.progress);
+  if (!o.pareto.empty()) check_output_path(o.pareto);
+  const auto [acc_kind, acc_path] = source_spec("--accuracy", o.accuracy, {"model"});
+  const auto accuracy = hwnas::load_predictor<float, Space>(acc_path);
+  constexpr bool mbconv = std::is_same_v<Space, MbConvSpace>;
+  const auto [lat_kind, lat_value] =
+      mbconv ? source_spec("--latency", o.latency, {"lut", "model", "measure"}) : source_spec("--latency", o.latency, {"model"});
+  const hwnas::BasicEvolutionFinder<Space> finder(space, {.population = o.population,
+                                                          .generations = o.generations,
+                                                          .budgets = o.budgets,
+                                                          .latency_margin = o.margin,
+                                                          .seed = o.seed,
+                                                          .memoize = o.memoize});
+  auto on_generation = [&](const hwnas::GenerationInfo& g) {
+    if (progress.on() && ((g.generation + 1) % 50 == 0 || g.generation + 1 == o.generations)) {
+      progress.line("generation " + std::to_string(g.generation + 1) + "/" + std::to_string(o.generations));
+    }
+    return false;
+  };
+  if (lat_kind == "model") {
+    return report_search(space, o, lat_kind,
+                         finder.run(accuracy, hwnas::load_ensemble<float, Space>(lat_value), on_generation));
+  }
+  if constexpr (mbconv) {
+    if (lat_kind == "lut") {
+      return report_search(space, o, lat_kind,
+                           finder.run(accuracy, hwnas::LutEstimator(space, load_luts(lat_value)), on_generation));
+    }
+    if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
+    hwnas::measure::CpuExecutor cpu;
+    const hwnas::measure::MeasuredLatency live(cpu, space, 1, {.warmup = 2, .repeats = 5});
+    return report_search(space, o, lat_kind, finder.run(accuracy, live, on_generation));
+  }
+  return 0;  // unreachable: source_spec accepted only model: above
+}
+
+int run_search(const SearchOptions& o) {
+  return std::visit([&](const auto& space) { return search_in(space, o); }, o.space.make_any());
 }
 
 }  // namespace
@@ -121,7 +146,8 @@ void add_search_command(CLI::App& app, int& status) {
   auto o = std::make_shared<SearchOptions>();
   auto* cmd = app.add_subcommand("search", "OFA's evolutionary search under latency budgets; prints the winners");
   o->space.add_to(*cmd);
-  cmd->add_option("--latency", o->latency, "lut:DIR|FILE.json, model:FILE (a latency predictor) or measure:cpu")
+  cmd->add_option("--latency", o->latency,
+                  "lut:DIR|FILE.json, model:FILE (a latency predictor) or measure:cpu; a categorical space: model:FILE")
       ->required();
   cmd->add_option("--accuracy", o->accuracy, "model:FILE (an accuracy predictor, e.g. from import-torch)")
       ->required();

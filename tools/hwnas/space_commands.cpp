@@ -5,6 +5,8 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "common.hpp"
 #include "hwnas/io/arch.hpp"
@@ -62,7 +64,17 @@ struct CountOptions {
 };
 
 int run_count(const CountOptions& o) {
-  const auto space = o.space.make();
+  const auto any = o.space.make_any();
+  if (const auto* c = std::get_if<CategoricalSpace>(&any)) {
+    const auto total = c->count();
+    if (o.json) {
+      print_json({{"space", c->name()}, {"decisions", c->size()}, {"total", total.to_string()}});
+      return 0;
+    }
+    std::cout << c->name() << ": " << total.to_string() << " architectures (" << c->size() << " decisions)\n";
+    return 0;
+  }
+  const auto& space = std::get<MbConvSpace>(any);
   const auto per = space.count_per_resolution();
   const auto total = space.count();
   const auto n_res = space.options().resolutions.size();
@@ -89,10 +101,27 @@ struct SampleOptions {
 };
 
 int run_sample(const SampleOptions& o) {
-  const auto space = o.space.make();
+  const auto any = o.space.make_any();
   hwnas::Rng rng(o.seed);
-  const auto form = o.image_size ? hwnas::SpecForm::image_size : hwnas::SpecForm::r_list;
   Json archs = Json::array();
+  if (const auto* c = std::get_if<CategoricalSpace>(&any)) {
+    if (o.distinct || o.image_size) {
+      throw hwnas::InvalidArgument(std::string(o.distinct ? "--distinct" : "--image-size") +
+                                   ": for MBConv spaces; space " + c->name() + " is categorical");
+    }
+    for (std::size_t i = 0; i < o.n; ++i) {
+      const Json a = arch_json(*c, c->sample(rng));
+      if (o.json) {
+        archs.push_back(a);
+      } else {
+        std::cout << a.dump() << '\n';
+      }
+    }
+    if (o.json) print_json({{"space", c->name()}, {"seed", o.seed}, {"archs", archs}});
+    return 0;
+  }
+  const auto& space = std::get<MbConvSpace>(any);
+  const auto form = o.image_size ? hwnas::SpecForm::image_size : hwnas::SpecForm::r_list;
   for (std::size_t i = 0; i < o.n; ++i) {
     const auto a = o.distinct ? space.sample_distinct(rng) : space.sample(rng);
     if (o.json) {
@@ -115,7 +144,7 @@ struct MacsOptions {
 };
 
 int run_macs(const MacsOptions& o) {
-  const auto space = o.space.make();
+  const auto space = o.space.make("macs");
   Json results = Json::array();
   for (const auto& a : o.arch.load(space, false).archs) {
     const auto list = space.layers(a);
@@ -146,20 +175,29 @@ int run_macs(const MacsOptions& o) {
 struct EncodeOptions {
   SpaceArgs space;
   ArchArgs arch;
-  std::string encoding = "bins8";
+  std::string encoding;  ///< empty: bins8 (the method) for an MBConv space
   std::vector<double> hardware;
   bool json = false;
 };
 
-int run_encode(const EncodeOptions& o) {
-  const auto space = o.space.make();
+template <class Space>
+int encode_in(const Space& space, const EncodeOptions& o) {
   hwnas::Encoder::Options eo;
-  eo.resolution = hwnas::resolution_encoding_from_string(o.encoding);
+  if constexpr (std::is_same_v<Space, MbConvSpace>) {
+    eo.resolution = hwnas::resolution_encoding_from_string(o.encoding.empty() ? "bins8" : o.encoding);
+  } else if (!o.encoding.empty()) {
+    throw hwnas::InvalidArgument("--encoding: a resolution encoding; space " + space.name() + " has no resolution");
+  }
   eo.hardware_features = o.hardware.size();
-  const hwnas::Encoder enc(space, eo);
-  const auto archs = o.arch.load(space, false).archs;
-  for (const auto& a : archs) space.validate(a);
-  const auto m = enc.encode_batch<double>(archs, o.hardware);
+  const hwnas::encoder_for<Space> enc(space, eo);
+  std::vector<typename Space::arch_type> archs;
+  if constexpr (std::is_same_v<Space, MbConvSpace>) {
+    archs = o.arch.load(space, false).archs;
+    for (const auto& a : archs) space.validate(a);
+  } else {
+    archs = o.arch.load(space).archs;
+  }
+  const auto m = enc.template encode_batch<double>(archs, o.hardware);
   Json rows = Json::array();
   for (Eigen::Index i = 0; i < m.rows(); ++i) {
     std::vector<double> row(m.row(i).data(), m.row(i).data() + m.cols());
@@ -170,8 +208,17 @@ int run_encode(const EncodeOptions& o) {
       std::cout << '\n';
     }
   }
-  if (o.json) print_json({{"space", space.name()}, {"encoding", o.encoding}, {"dim", enc.dim()}, {"encodings", rows}});
+  if (o.json) {
+    Json j = {{"space", space.name()}};
+    if constexpr (std::is_same_v<Space, MbConvSpace>) j["encoding"] = o.encoding.empty() ? "bins8" : o.encoding;
+    j.update({{"dim", enc.dim()}, {"encodings", rows}});
+    print_json(j);
+  }
   return 0;
+}
+
+int run_encode(const EncodeOptions& o) {
+  return std::visit([&](const auto& space) { return encode_in(space, o); }, o.space.make_any());
 }
 
 // ------------------------------------------------------------- validate ----
@@ -183,26 +230,29 @@ struct ValidateOptions {
 };
 
 int run_validate(const ValidateOptions& o) {
-  const auto space = o.space.make();
-  const auto archs = hwnas::read_arch_file(o.file);
-  Json errors = Json::array();
-  for (std::size_t i = 0; i < archs.size(); ++i) {
-    try {
-      space.validate(archs[i]);
-    } catch (const hwnas::InvalidArgument& e) {
-      errors.push_back({{"index", i}, {"message", e.what()}});
-      if (!o.json) std::cerr << o.file << ": architecture " << i << ": " << e.what() << '\n';
-    }
-  }
-  const std::size_t invalid = errors.size();
-  if (o.json) {
-    print_json({{"space", space.name()}, {"file", o.file}, {"valid", archs.size() - invalid}, {"invalid", invalid},
-                {"errors", errors}});
-  } else {
-    std::cout << o.file << ": " << archs.size() - invalid << " valid, " << invalid << " invalid (" << space.name()
-              << ")\n";
-  }
-  return invalid == 0 ? 0 : 1;
+  return std::visit(
+      [&](const auto& space) {
+        const auto archs = read_archs(space, o.file);
+        Json errors = Json::array();
+        for (std::size_t i = 0; i < archs.size(); ++i) {
+          try {
+            space.validate(archs[i]);
+          } catch (const hwnas::InvalidArgument& e) {
+            errors.push_back({{"index", i}, {"message", e.what()}});
+            if (!o.json) std::cerr << o.file << ": architecture " << i << ": " << e.what() << '\n';
+          }
+        }
+        const std::size_t invalid = errors.size();
+        if (o.json) {
+          print_json({{"space", space.name()}, {"file", o.file}, {"valid", archs.size() - invalid},
+                      {"invalid", invalid}, {"errors", errors}});
+        } else {
+          std::cout << o.file << ": " << archs.size() - invalid << " valid, " << invalid << " invalid ("
+                    << space.name() << ")\n";
+        }
+        return invalid == 0 ? 0 : 1;
+      },
+      o.space.make_any());
 }
 
 }  // namespace
@@ -246,8 +296,8 @@ void add_space_commands(CLI::App& app, int& status) {
     auto* cmd = app.add_subcommand("encode", "feature vectors of architectures (one CSV row each)");
     o->space.add_to(*cmd);
     o->arch.add_to(*cmd);
-    cmd->add_option("--encoding", o->encoding, "resolution encoding: bins8 (the method), one-hot, numeric, none")
-        ->capture_default_str();
+    cmd->add_option("--encoding", o->encoding,
+                    "resolution encoding of an MBConv space: bins8 (the method, the default), one-hot, numeric, none");
     add_list_option(*cmd, "--hardware", o->hardware, "hardware features appended to every row");
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &status] { status = run_encode(*o); });

@@ -2,6 +2,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <variant>
 
 #include <fmt/core.h>
 
@@ -36,11 +37,9 @@ std::string trial_text(const hwnas::TrialResult& t) {
                                                          : "");
 }
 
-int run_tune(const TuneOptions& o) {
-  const Progress progress(o.progress);
-  const auto recipe = make_recipe(o.recipe, o.max_epochs, o.seed);
-  const auto space = o.space.make();
-  const auto table = load_table(o.data, false, "tune");
+template <class Space>
+int tune_in(const Space& space, const TuneOptions& o, const hwnas::Recipe& recipe, const Progress& progress) {
+  const auto table = load_table(o.data, table_layout(space), false, "tune");
   require_rows(table.split.train.size(), "train", table, o.data);
   require_rows(table.split.validation.size(), "validation", table, o.data);
   const auto [xt, yt] = table.rows(table.split.train, space, o.data.csv);
@@ -63,7 +62,7 @@ int run_tune(const TuneOptions& o) {
       progress.line("[" + std::to_string(++done) + "/" + std::to_string(n_trials) + "] " + trial_text(t));
     };
   }
-  const hwnas::LatencyPredictor<float> prototype(space, recipe.predictor);
+  const hwnas::LatencyPredictor<float, Space> prototype(space, recipe.predictor);
   const auto report = hwnas::tune(prototype, xt, yt, xv, yv, options);
   const auto& best = report.trials[report.best];
   const auto rungs = hwnas::asha_rungs(options.grace_period, options.reduction_factor, options.max_epochs);
@@ -89,6 +88,12 @@ int run_tune(const TuneOptions& o) {
   std::cout << "best: " << trial_text(best) << "\n"
             << n_trials << " trials in " << std::fixed << std::setprecision(2) << report.seconds << " s\n";
   return 0;
+}
+
+int run_tune(const TuneOptions& o) {
+  const Progress progress(o.progress);
+  const auto recipe = make_recipe(o.recipe, o.max_epochs, o.seed);
+  return std::visit([&](const auto& space) { return tune_in(space, o, recipe, progress); }, o.space.make_any());
 }
 
 }  // namespace

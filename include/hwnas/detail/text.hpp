@@ -6,6 +6,7 @@
 #include <charconv>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hwnas/error.hpp"
@@ -29,6 +30,15 @@ inline std::string format_double(double v) {
   return std::string(buf, r.ptr);
 }
 
+/// A non-empty word of ASCII letters, digits, '_', '-' and '.': safe as a
+/// CSV column, a JSON key and a file-name part without quoting.
+inline bool is_plain_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+  });
+}
+
 inline bool contains(std::span<const int> values, int v) {
   return std::find(values.begin(), values.end(), v) != values.end();
 }
@@ -47,6 +57,5 @@ inline void check_choice_list(const std::string& where, const char* field,
     }
   }
 }
-
 
 }  // namespace hwnas::detail

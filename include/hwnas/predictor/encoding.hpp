@@ -1,10 +1,14 @@
-// Feature vectors of architectures: the method's 128-d one-hot (kernel and
-// expand one-hot per layer slot, dropped layers all-zero, 8 resolution bins;
-// ofa-reference.md §7.1), resolution variants, appended hardware features.
+// Feature vectors of architectures: for MbConvSpace the method's 128-d
+// one-hot (kernel and expand one-hot per layer slot, dropped layers
+// all-zero, 8 resolution bins; ofa-reference.md §7.1) and its resolution
+// variants (Encoder); for any other space the space's own encoding
+// (SpaceEncoder); both append hardware features. encoder_for<Space> names
+// the one a predictor of that space uses.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -17,6 +21,7 @@
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "hwnas/space/search_space.hpp"
 
 namespace hwnas {
 
@@ -75,6 +80,12 @@ class Encoder {
   }
   std::size_t resolution_dim() const noexcept;
   const Options& options() const noexcept { return options_; }
+  /// (r / the largest resolution)^2: what the linear path's pixel terms
+  /// scale the layer bits by.
+  double pixels(const Architecture& arch) const noexcept {
+    const double rho = static_cast<double>(arch.r) / static_cast<double>(options_.resolutions.back());
+    return rho * rho;
+  }
 
   /// Writes the features of `arch` into `out` (size dim()), without heap
   /// allocation. `hardware` holds options().hardware_features values.
@@ -278,5 +289,114 @@ void Encoder::for_each_feature(const Architecture& arch, std::span<const double>
   const std::size_t hw_base = res_base + resolution_dim();
   for (std::size_t j = 0; j < hardware.size(); ++j) visit(hw_base + j, hardware[j]);
 }
+
+// ---------------------------------------------------------------------------
+
+/// What a space needs so that the learned core can encode its architectures
+/// with SpaceEncoder: a feature count, a name per feature and a visit of the
+/// non-zero features in increasing index order (CategoricalSpace's one-hot
+/// blocks; a user's space brings its own).
+template <class S>
+concept EncodedSpace = SearchSpace<S> && requires(const S& space, const typename S::arch_type& arch) {
+  { space.encoding_dim() } -> std::convertible_to<std::size_t>;
+  { space.feature_names() } -> std::convertible_to<std::vector<std::string>>;
+  space.for_each_feature(arch, [](std::size_t, double) {});
+};
+
+/// The encoder of a space that encodes itself (EncodedSpace): its features,
+/// then the hardware features. A space of this kind has no input resolution:
+/// options().resolution becomes `none` whatever a recipe set (the recipes'
+/// choice is for MBConv spaces), and a resolution list is refused.
+/// Immutable after construction; const members are thread-safe.
+template <EncodedSpace Space>
+class SpaceEncoder {
+ public:
+  using Options = Encoder::Options;
+  using arch_type = typename Space::arch_type;
+
+  explicit SpaceEncoder(const Space& space) : SpaceEncoder(space, Options{}) {}
+  SpaceEncoder(const Space& space, Options options) : space_(space), options_(std::move(options)) {
+    if (!options_.resolutions.empty()) {
+      throw InvalidArgument("encoding: space '" + space_.name() + "' has no input resolution; got the resolutions " +
+                            detail::join_ints(options_.resolutions));
+    }
+    options_.resolution = ResolutionEncoding::none;
+    space_dim_ = space_.encoding_dim();
+  }
+
+  std::size_t dim() const noexcept { return space_dim_ + options_.hardware_features; }
+  /// No features are scaled by pixels (see LinearPath).
+  std::size_t layer_dim() const noexcept { return 0; }
+  std::size_t resolution_dim() const noexcept { return 0; }
+  const Options& options() const noexcept { return options_; }
+  double pixels(const arch_type&) const noexcept { return 1.0; }
+  /// The space's feature names, then hw0, hw1, ...
+  std::vector<std::string> feature_names() const {
+    std::vector<std::string> out = space_.feature_names();
+    for (std::size_t j = 0; j < options_.hardware_features; ++j) out.push_back("hw" + std::to_string(j));
+    return out;
+  }
+
+  template <class Visit>
+  void for_each_feature(const arch_type& arch, std::span<const double> hardware, Visit&& visit) const {
+    if (hardware.size() != options_.hardware_features) {
+      throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) + " hardware values, expected " +
+                          std::to_string(options_.hardware_features));
+    }
+    space_.for_each_feature(arch, visit);
+    for (std::size_t j = 0; j < hardware.size(); ++j) visit(space_dim_ + j, hardware[j]);
+  }
+
+  template <class Scalar>
+  void encode(const arch_type& arch, Eigen::Ref<RowVector<Scalar>> out, std::span<const double> hardware = {}) const {
+    if (static_cast<std::size_t>(out.size()) != dim()) {
+      throw ShapeMismatch("encoding: output has " + std::to_string(out.size()) + " entries, expected " +
+                          std::to_string(dim()));
+    }
+    out.setZero();
+    for_each_feature(arch, hardware, [&out](std::size_t i, double v) {
+      out(static_cast<Eigen::Index>(i)) = static_cast<Scalar>(v);
+    });
+  }
+
+  /// One row per architecture; `hardware` as Encoder::encode_batch.
+  template <class Scalar = float>
+  FeatureMatrix<Scalar> encode_batch(std::span<const arch_type> archs, std::span<const double> hardware = {}) const {
+    const std::size_t hw = options_.hardware_features;
+    const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
+    if (!hardware.empty() && hardware.size() != hw && !per_row) {
+      throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) + " hardware values for a batch of " +
+                          std::to_string(archs.size()) + "; expected " + std::to_string(hw) + " or " +
+                          std::to_string(hw * archs.size()));
+    }
+    FeatureMatrix<Scalar> m = FeatureMatrix<Scalar>::Zero(static_cast<Eigen::Index>(archs.size()),
+                                                          static_cast<Eigen::Index>(dim()));
+    for (std::size_t i = 0; i < archs.size(); ++i) {
+      const auto row_hw = per_row ? hardware.subspan(i * hw, hw) : hardware;
+      for_each_feature(archs[i], row_hw, [&m, i](std::size_t j, double v) {
+        m(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = static_cast<Scalar>(v);
+      });
+    }
+    return m;
+  }
+
+ private:
+  Space space_;
+  Options options_;
+  std::size_t space_dim_ = 0;
+};
+
+/// The encoder a predictor of `Space` uses: Encoder for MbConvSpace (the
+/// method's one-hot and its resolution variants), SpaceEncoder otherwise.
+template <class Space>
+struct EncoderOf {
+  using type = SpaceEncoder<Space>;
+};
+template <>
+struct EncoderOf<MbConvSpace> {
+  using type = Encoder;
+};
+template <class Space>
+using encoder_for = typename EncoderOf<Space>::type;
 
 }  // namespace hwnas

@@ -19,10 +19,11 @@
 
 namespace hwnas {
 
-template <class Scalar = float>
+template <class Scalar = float, class Space = MbConvSpace>
 class PredictorEnsemble {
  public:
-  using Predictor = LatencyPredictor<Scalar>;
+  using Predictor = LatencyPredictor<Scalar, Space>;
+  using Arch = typename Space::arch_type;
 
   /// InvalidArgument when `members` is empty, or when they differ in search
   /// space or in the number of hardware features they take (every member
@@ -32,7 +33,7 @@ class PredictorEnsemble {
     const auto& first = members_.front();
     for (std::size_t i = 1; i < members_.size(); ++i) {
       const auto& m = members_[i];
-      if (m.space().options() != first.space().options()) {
+      if (!(m.space() == first.space())) {
         throw InvalidArgument("ensemble: member " + std::to_string(i) + " searches space '" + m.space().name() +
                               "' but member 0 searches '" + first.space().name() + "' (or the same name with other options)");
       }
@@ -47,16 +48,16 @@ class PredictorEnsemble {
 
   std::span<const Predictor> members() const noexcept { return members_; }
   std::size_t size() const noexcept { return members_.size(); }
-  const MbConvSpace& space() const noexcept { return members_.front().space(); }
+  const Space& space() const noexcept { return members_.front().space(); }
   std::size_t hardware_features() const noexcept { return members_.front().encoder().options().hardware_features; }
 
   /// The members' mean latency in ms. Thread-safe, as the members' predict.
-  double predict(const Architecture& arch, std::span<const double> hardware = {}) const {
+  double predict(const Arch& arch, std::span<const double> hardware = {}) const {
     double sum = 0;
     for (const auto& m : members_) sum += m.predict(arch, hardware);
     return sum / static_cast<double>(members_.size());
   }
-  std::vector<double> predict(std::span<const Architecture> archs, std::span<const double> hardware = {}) const {
+  std::vector<double> predict(std::span<const Arch> archs, std::span<const double> hardware = {}) const {
     std::vector<double> sum = members_.front().predict(archs, hardware);
     for (std::size_t k = 1; k < members_.size(); ++k) {
       const auto p = members_[k].predict(archs, hardware);
@@ -65,7 +66,7 @@ class PredictorEnsemble {
     for (double& v : sum) v /= static_cast<double>(members_.size());
     return sum;
   }
-  RegressionMetrics evaluate(std::span<const Architecture> archs, std::span<const double> latencies) const {
+  RegressionMetrics evaluate(std::span<const Arch> archs, std::span<const double> latencies) const {
     return hwnas::evaluate(predict(archs), latencies);
   }
 

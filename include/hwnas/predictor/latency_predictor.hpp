@@ -37,16 +37,20 @@
 namespace hwnas {
 
 /// Predicts the latency (ms) of architectures of one space on one device.
-/// Const members (predict, evaluate) are thread-safe; fit and fine_tune are
-/// not.
-template <class Scalar = float>
+/// `Space` is any SearchSpace with an encoder (encoder_for<Space>): an
+/// MbConvSpace, a CategoricalSpace, a user's space. Const members (predict,
+/// evaluate) are thread-safe; fit and fine_tune are not.
+template <class Scalar = float, class Space = MbConvSpace>
 class LatencyPredictor {
  public:
   using Net = Mlp<Scalar>;
+  using space_type = Space;
+  using Arch = typename Space::arch_type;
+  using Encoder = encoder_for<Space>;
 
-  LatencyPredictor(MbConvSpace space, PredictorOptions options = {});
+  LatencyPredictor(Space space, PredictorOptions options = {});
 
-  const MbConvSpace& space() const noexcept { return space_; }
+  const Space& space() const noexcept { return space_; }
   const Encoder& encoder() const noexcept { return encoder_; }
   /// What the predictor was built with; fitting never changes it.
   const PredictorOptions& options() const noexcept { return options_; }
@@ -76,18 +80,18 @@ class LatencyPredictor {
   /// early stopping and the report's curve. (Defaults are TrainOptions(), not
   /// {}: GCC 12 warns, -Wmaybe-uninitialized, about a braced temporary of an
   /// aggregate with a base in a consumer's -O3 -Wall build.)
-  FitReport fit(std::span<const Architecture> archs, std::span<const double> latencies,
-                std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
+  FitReport fit(std::span<const Arch> archs, std::span<const double> latencies,
+                std::span<const Arch> val_archs = {}, std::span<const double> val_latencies = {},
                 const TrainOptions& options = TrainOptions());
   /// fit() on the train and validation rows of a split of one device column.
-  FitReport fit(const Dataset& data, std::string_view column, const Split& split,
+  FitReport fit(const BasicDataset<Arch>& data, std::string_view column, const Split& split,
                 const TrainOptions& options = TrainOptions());
   /// fit() on rows of several devices: `hardware` holds a row of
   /// encoder().options().hardware_features values per architecture
   /// (row-major), `val_hardware` the same for the validation rows. This is
   /// how a model conditioned on device features is trained.
-  FitReport fit_with_hardware(std::span<const Architecture> archs, std::span<const double> hardware,
-                              std::span<const double> latencies, std::span<const Architecture> val_archs,
+  FitReport fit_with_hardware(std::span<const Arch> archs, std::span<const double> hardware,
+                              std::span<const double> latencies, std::span<const Arch> val_archs,
                               std::span<const double> val_hardware, std::span<const double> val_latencies,
                               const TrainOptions& options = TrainOptions());
 
@@ -95,17 +99,17 @@ class LatencyPredictor {
   /// latencies (choosing again with options.choose_linear), re-fits the
   /// linear path pulled towards the current one, and trains the layers after
   /// options.frozen_layers (the method freezes 2).
-  FitReport fine_tune(std::span<const Architecture> archs, std::span<const double> latencies,
-                      std::span<const Architecture> val_archs = {}, std::span<const double> val_latencies = {},
+  FitReport fine_tune(std::span<const Arch> archs, std::span<const double> latencies,
+                      std::span<const Arch> val_archs = {}, std::span<const double> val_latencies = {},
                       const TrainOptions& options = TrainOptions());
 
   /// Latency of one architecture in ms; no heap allocation for hidden layers
   /// up to kMaxFastWidth units.
-  double predict(const Architecture& arch, std::span<const double> hardware = {}) const;
+  double predict(const Arch& arch, std::span<const double> hardware = {}) const;
   /// Latencies of many architectures (batched matrix products).
-  std::vector<double> predict(std::span<const Architecture> archs, std::span<const double> hardware = {}) const;
+  std::vector<double> predict(std::span<const Arch> archs, std::span<const double> hardware = {}) const;
   /// Metrics of the predictions against measured latencies.
-  RegressionMetrics evaluate(std::span<const Architecture> archs, std::span<const double> latencies) const;
+  RegressionMetrics evaluate(std::span<const Arch> archs, std::span<const double> latencies) const;
 
   static constexpr std::size_t kMaxFastWidth = 2048;
 
@@ -114,13 +118,13 @@ class LatencyPredictor {
   // Rows to train or validate on: architectures, their hardware features
   // (a row of hardware_features values each; empty without) and latencies.
   struct Rows {
-    std::span<const Architecture> archs;
+    std::span<const Arch> archs;
     std::span<const double> hardware;
     std::span<const double> latencies;
   };
   // The same, owned (the rows a hold-out takes apart).
   struct OwnedRows {
-    std::vector<Architecture> archs;
+    std::vector<Arch> archs;
     std::vector<double> hardware, latencies;
     Rows view() const { return {archs, hardware, latencies}; }
   };
@@ -142,9 +146,9 @@ class LatencyPredictor {
   // Both predicts, one architecture at a time with buffers on the stack
   // (Mlp::forward_one), when every layer fits them; false otherwise.
   bool fits_stack() const;
-  double predict_on_stack(const Architecture& arch, std::span<const double> hardware) const;
+  double predict_on_stack(const Arch& arch, std::span<const double> hardware) const;
 
-  MbConvSpace space_;
+  Space space_;
   PredictorOptions options_;
   Encoder encoder_;
   Net net_;
@@ -171,8 +175,8 @@ inline void check_latencies(std::span<const double> y, std::size_t n, const char
 
 }  // namespace detail
 
-template <class Scalar>
-LatencyPredictor<Scalar>::LatencyPredictor(MbConvSpace space, PredictorOptions options)
+template <class Scalar, class Space>
+LatencyPredictor<Scalar, Space>::LatencyPredictor(Space space, PredictorOptions options)
     : space_(std::move(space)),
       options_(std::move(options)),
       encoder_(space_, options_.encoding),
@@ -184,8 +188,8 @@ LatencyPredictor<Scalar>::LatencyPredictor(MbConvSpace space, PredictorOptions o
   net_ = Net(std::move(sizes));
 }
 
-template <class Scalar>
-void LatencyPredictor<Scalar>::set_linear_weights(std::span<const Scalar> w) {
+template <class Scalar, class Space>
+void LatencyPredictor<Scalar, Space>::set_linear_weights(std::span<const Scalar> w) {
   const std::size_t want = options_.linear ? linear_size() : 0;
   if (w.size() != want) {
     throw ShapeMismatch("predictor: " + std::to_string(w.size()) + " linear weights, expected " + std::to_string(want) +
@@ -195,40 +199,40 @@ void LatencyPredictor<Scalar>::set_linear_weights(std::span<const Scalar> w) {
   linear_.set_weights(w);
 }
 
-template <class Scalar>
-FitReport LatencyPredictor<Scalar>::fit(std::span<const Architecture> archs, std::span<const double> latencies,
-                                        std::span<const Architecture> val_archs,
+template <class Scalar, class Space>
+FitReport LatencyPredictor<Scalar, Space>::fit(std::span<const Arch> archs, std::span<const double> latencies,
+                                        std::span<const Arch> val_archs,
                                         std::span<const double> val_latencies, const TrainOptions& options) {
   return run({archs, {}, latencies}, {val_archs, {}, val_latencies}, options, true);
 }
 
-template <class Scalar>
-FitReport LatencyPredictor<Scalar>::fit_with_hardware(std::span<const Architecture> archs,
+template <class Scalar, class Space>
+FitReport LatencyPredictor<Scalar, Space>::fit_with_hardware(std::span<const Arch> archs,
                                                       std::span<const double> hardware,
                                                       std::span<const double> latencies,
-                                                      std::span<const Architecture> val_archs,
+                                                      std::span<const Arch> val_archs,
                                                       std::span<const double> val_hardware,
                                                       std::span<const double> val_latencies,
                                                       const TrainOptions& options) {
   return run({archs, hardware, latencies}, {val_archs, val_hardware, val_latencies}, options, true);
 }
 
-template <class Scalar>
-FitReport LatencyPredictor<Scalar>::fit(const Dataset& data, std::string_view column, const Split& split,
+template <class Scalar, class Space>
+FitReport LatencyPredictor<Scalar, Space>::fit(const BasicDataset<Arch>& data, std::string_view column, const Split& split,
                                         const TrainOptions& options) {
   const auto train = data.subset(split.train), validation = data.subset(split.validation);
   return fit(train.archs(), train.column(column), validation.archs(), validation.column(column), options);
 }
 
-template <class Scalar>
-FitReport LatencyPredictor<Scalar>::fine_tune(std::span<const Architecture> archs, std::span<const double> latencies,
-                                              std::span<const Architecture> val_archs,
+template <class Scalar, class Space>
+FitReport LatencyPredictor<Scalar, Space>::fine_tune(std::span<const Arch> archs, std::span<const double> latencies,
+                                              std::span<const Arch> val_archs,
                                               std::span<const double> val_latencies, const TrainOptions& options) {
   return run({archs, {}, latencies}, {val_archs, {}, val_latencies}, options, false);
 }
 
-template <class Scalar>
-void LatencyPredictor<Scalar>::check(Rows rows, const char* what) const {
+template <class Scalar, class Space>
+void LatencyPredictor<Scalar, Space>::check(Rows rows, const char* what) const {
   detail::check_latencies(rows.latencies, rows.archs.size(), what);
   const std::size_t hw = encoder_.options().hardware_features;
   if (rows.hardware.size() != rows.archs.size() * hw) {
@@ -239,8 +243,8 @@ void LatencyPredictor<Scalar>::check(Rows rows, const char* what) const {
   }
 }
 
-template <class Scalar>
-FitReport LatencyPredictor<Scalar>::run(Rows train, Rows validation, const TrainOptions& options, bool from_scratch) {
+template <class Scalar, class Space>
+FitReport LatencyPredictor<Scalar, Space>::run(Rows train, Rows validation, const TrainOptions& options, bool from_scratch) {
   check(train, "training");
   check(validation, "validation");
   if (train.archs.empty()) {
@@ -273,7 +277,7 @@ FitReport LatencyPredictor<Scalar>::run(Rows train, Rows validation, const Train
   }
 
   const auto x = features(train);
-  const auto z = linear_.inputs(x, train.archs);
+  const auto z = linear_.inputs(x, encoder_, train.archs);
   LinearPath<Scalar> prior(encoder_, false);
   if (from_scratch) {
     Rng init_rng(options.seed);
@@ -325,8 +329,8 @@ FitReport LatencyPredictor<Scalar>::run(Rows train, Rows validation, const Train
   return report;
 }
 
-template <class Scalar>
-SparseRows<Scalar> LatencyPredictor<Scalar>::features(Rows rows) const {
+template <class Scalar, class Space>
+SparseRows<Scalar> LatencyPredictor<Scalar, Space>::features(Rows rows) const {
   // The one-hot features, kept sparse: the first layer then adds a few weight
   // rows per architecture instead of multiplying a dense matrix.
   SparseRows<Scalar> x;
@@ -341,8 +345,8 @@ SparseRows<Scalar> LatencyPredictor<Scalar>::features(Rows rows) const {
   return x;
 }
 
-template <class Scalar>
-auto LatencyPredictor<Scalar>::encode(Rows rows) const -> EncodedRows {
+template <class Scalar, class Space>
+auto LatencyPredictor<Scalar, Space>::encode(Rows rows) const -> EncodedRows {
   EncodedRows out;
   out.x.width = encoder_.dim();
   const std::size_t hw = encoder_.options().hardware_features;
@@ -356,8 +360,8 @@ auto LatencyPredictor<Scalar>::encode(Rows rows) const -> EncodedRows {
   return out;
 }
 
-template <class Scalar>
-std::vector<double> LatencyPredictor<Scalar>::predict_encoded(const EncodedRows& rows) const {
+template <class Scalar, class Space>
+std::vector<double> LatencyPredictor<Scalar, Space>::predict_encoded(const EncodedRows& rows) const {
   // What predict() computes for these rows, bit for bit, without encoding
   // them again.
   std::vector<double> out(rows.linear.size());
@@ -379,14 +383,14 @@ std::vector<double> LatencyPredictor<Scalar>::predict_encoded(const EncodedRows&
   return out;
 }
 
-template <class Scalar>
-void LatencyPredictor<Scalar>::prepare(const SparseRows<Scalar>& z, Rows train, Rows validation,
+template <class Scalar, class Space>
+void LatencyPredictor<Scalar, Space>::prepare(const SparseRows<Scalar>& z, Rows train, Rows validation,
                                        const TrainOptions& options, const LinearPath<Scalar>& prior) {
   LinearChoice choice{{options_.target}, {options.linear_ridge, options.linear_pixel_terms}};
   if (options.choose_linear && !validation.archs.empty()) {
     // The linear path's fit decides on the validation rows; the MLP then
     // corrects the chosen fit.
-    const auto zv = linear_.inputs(features(validation), validation.archs);
+    const auto zv = linear_.inputs(features(validation), encoder_, validation.archs);
     std::vector<double> ridges = options.linear_ridge_choices;
     if (ridges.empty()) ridges = {options.linear_ridge};
     std::vector<TargetTransform> transforms{options_.target};
@@ -416,15 +420,15 @@ void LatencyPredictor<Scalar>::prepare(const SparseRows<Scalar>& z, Rows train, 
   }
 }
 
-template <class Scalar>
-bool LatencyPredictor<Scalar>::fits_stack() const {
+template <class Scalar, class Space>
+bool LatencyPredictor<Scalar, Space>::fits_stack() const {
   bool fits = true;  // the input's non-zeros and every layer
   for (const std::size_t width : net_.sizes()) fits = fits && width <= kMaxFastWidth;
   return fits;
 }
 
-template <class Scalar>
-double LatencyPredictor<Scalar>::predict_on_stack(const Architecture& arch, std::span<const double> hardware) const {
+template <class Scalar, class Space>
+double LatencyPredictor<Scalar, Space>::predict_on_stack(const Arch& arch, std::span<const double> hardware) const {
   // Never zero-filled: the non-zero features, then each layer's positive
   // units.
   typename Net::template RowScratch<kMaxFastWidth> s;
@@ -436,15 +440,15 @@ double LatencyPredictor<Scalar>::predict_on_stack(const Architecture& arch, std:
   return scaling_.invert(static_cast<double>(net_.forward_one(s)[0]) + lin);
 }
 
-template <class Scalar>
-double LatencyPredictor<Scalar>::predict(const Architecture& arch, std::span<const double> hardware) const {
+template <class Scalar, class Space>
+double LatencyPredictor<Scalar, Space>::predict(const Arch& arch, std::span<const double> hardware) const {
   if (fits_stack()) return predict_on_stack(arch, hardware);
-  std::vector<Architecture> one{arch};
+  std::vector<Arch> one{arch};
   return predict(one, hardware).front();
 }
 
-template <class Scalar>
-std::vector<double> LatencyPredictor<Scalar>::predict(std::span<const Architecture> archs,
+template <class Scalar, class Space>
+std::vector<double> LatencyPredictor<Scalar, Space>::predict(std::span<const Arch> archs,
                                                       std::span<const double> hardware) const {
   const std::size_t hw = encoder_.options().hardware_features;
   const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
@@ -482,8 +486,8 @@ std::vector<double> LatencyPredictor<Scalar>::predict(std::span<const Architectu
   return out;
 }
 
-template <class Scalar>
-RegressionMetrics LatencyPredictor<Scalar>::evaluate(std::span<const Architecture> archs,
+template <class Scalar, class Space>
+RegressionMetrics LatencyPredictor<Scalar, Space>::evaluate(std::span<const Arch> archs,
                                                      std::span<const double> latencies) const {
   detail::check_latencies(latencies, archs.size(), "evaluation");
   const auto pred = predict(archs);

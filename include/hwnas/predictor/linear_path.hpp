@@ -1,7 +1,8 @@
 // The linear path of a latency predictor ("wide & deep"): scaled latency =
 // w.x + rho^2 u.x_layers + b, where x are the encoder's features, x_layers
 // their layer bits and rho = r / the largest resolution (each layer choice
-// costs a fixed part, a launch, and a part that grows with the pixels). It is
+// costs a fixed part, a launch, and a part that grows with the pixels; a
+// space without a resolution has no layer bits here, so no u). It is
 // solved in closed form: a ridge regression, made robust by Huber weights,
 // whose penalty can pull towards a base predictor's path (fine-tuning).
 // choose_linear_path picks the target transform and the penalty on
@@ -20,7 +21,6 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
-#include "hwnas/architecture.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/metrics.hpp"
 #include "hwnas/nn/sparse_rows.hpp"
@@ -96,8 +96,10 @@ class LinearPath {
   using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 
   LinearPath() = default;
-  /// The layout of `encoder`'s features; `enabled`: zero weights, else none.
-  LinearPath(const Encoder& encoder, bool enabled);
+  /// The layout of `encoder`'s features (any space's encoder: Encoder,
+  /// SpaceEncoder); `enabled`: zero weights, else none.
+  template <class Enc>
+  LinearPath(const Enc& encoder, bool enabled);
 
   bool enabled() const noexcept { return w_.size() != 0; }
   /// dim() + layer_dim() + 1 (what enabled() paths hold).
@@ -107,22 +109,17 @@ class LinearPath {
   void set_weights(std::span<const Scalar> w);
   void disable() { w_.resize(0); }
 
-  /// (r / the largest resolution)^2.
-  double pixels(const Architecture& arch) const {
-    const double rho = static_cast<double>(arch.r) / static_cast<double>(max_resolution_);
-    return rho * rho;
-  }
   /// The path's inputs for feature rows x of `archs`: x, then x's layer bits
-  /// times pixels().
-  SparseRows<Scalar> inputs(const SparseRows<Scalar>& x, std::span<const Architecture> archs) const;
+  /// times encoder.pixels(arch).
+  template <class Enc, class Arch>
+  SparseRows<Scalar> inputs(const SparseRows<Scalar>& x, const Enc& encoder, std::span<const Arch> archs) const;
   /// The output for row i of inputs() (0 when disabled).
   double output(const SparseRows<Scalar>& z, std::size_t i) const;
   /// Visits arch's features (visit(i, v), Encoder::for_each_feature) and
   /// returns the path's output from them (0 when disabled): a prediction
   /// reads an architecture's features once.
-  template <class Visit>
-  double visit_output(const Encoder& encoder, const Architecture& arch, std::span<const double> hardware,
-                      Visit&& visit) const;
+  template <class Enc, class Arch, class Visit>
+  double visit_output(const Enc& encoder, const Arch& arch, std::span<const double> hardware, Visit&& visit) const;
 
   /// The robust fit to scaled targets `s` (Huber's k = huber in robust
   /// scale units, 0 = least squares), its penalty pulling towards `w0`;
@@ -149,7 +146,6 @@ class LinearPath {
 
   std::size_t dim_ = 0, layers_ = 0;
   std::size_t resolution_bits_ = 0;  // an ordered resolution one-hot after the layer bits; 0: none
-  int max_resolution_ = 1;
   Vector w_;
 };
 
@@ -177,10 +173,8 @@ LinearChoice choose_linear_path(const LinearPath<Scalar>& prior, const SparseRow
 // ---------------------------------------------------------------------------
 
 template <class Scalar>
-LinearPath<Scalar>::LinearPath(const Encoder& encoder, bool enabled)
-    : dim_(encoder.dim()),
-      layers_(encoder.layer_dim()),
-      max_resolution_(encoder.options().resolutions.back()) {
+template <class Enc>
+LinearPath<Scalar>::LinearPath(const Enc& encoder, bool enabled) : dim_(encoder.dim()), layers_(encoder.layer_dim()) {
   const auto kind = encoder.options().resolution;
   if ((kind == ResolutionEncoding::one_hot || kind == ResolutionEncoding::bins8) && encoder.resolution_dim() > 1) {
     resolution_bits_ = encoder.resolution_dim();
@@ -199,13 +193,15 @@ void LinearPath<Scalar>::set_weights(std::span<const Scalar> w) {
 }
 
 template <class Scalar>
-SparseRows<Scalar> LinearPath<Scalar>::inputs(const SparseRows<Scalar>& x, std::span<const Architecture> archs) const {
+template <class Enc, class Arch>
+SparseRows<Scalar> LinearPath<Scalar>::inputs(const SparseRows<Scalar>& x, const Enc& encoder,
+                                              std::span<const Arch> archs) const {
   SparseRows<Scalar> z;
   z.width = dim_ + layers_;
   for (std::size_t i = 0; i < archs.size(); ++i) {
     const std::size_t begin = x.offsets[i], end = x.offsets[i + 1];
     for (std::size_t k = begin; k < end; ++k) z.push(x.index[k], x.value[k]);
-    const auto px = static_cast<Scalar>(pixels(archs[i]));
+    const auto px = static_cast<Scalar>(encoder.pixels(archs[i]));
     for (std::size_t k = begin; k < end && x.index[k] < layers_; ++k) z.push(x.width + x.index[k], x.value[k] * px);
     z.end_row();
   }
@@ -218,9 +214,9 @@ double LinearPath<Scalar>::output(const SparseRows<Scalar>& z, std::size_t i) co
 }
 
 template <class Scalar>
-template <class Visit>
-double LinearPath<Scalar>::visit_output(const Encoder& encoder, const Architecture& arch,
-                                        std::span<const double> hardware, Visit&& visit) const {
+template <class Enc, class Arch, class Visit>
+double LinearPath<Scalar>::visit_output(const Enc& encoder, const Arch& arch, std::span<const double> hardware,
+                                        Visit&& visit) const {
   const bool on = enabled();
   double lin = 0, lin_px = 0;  // w.x and u.x_layers
   encoder.for_each_feature(arch, hardware, [&](std::size_t i, double v) {
@@ -230,7 +226,7 @@ double LinearPath<Scalar>::visit_output(const Encoder& encoder, const Architectu
       if (i < layers_) lin_px += v * static_cast<double>(w_(static_cast<Eigen::Index>(dim_ + i)));
     }
   });
-  if (on) lin += static_cast<double>(w_(w_.size() - 1)) + pixels(arch) * lin_px;
+  if (on) lin += static_cast<double>(w_(w_.size() - 1)) + (layers_ ? encoder.pixels(arch) * lin_px : 0.0);
   return lin;
 }
 

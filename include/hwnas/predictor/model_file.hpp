@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,53 +29,60 @@
 #include "hwnas/predictor/ensemble.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/predictor/npy.hpp"
+#include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
 namespace hwnas {
 
 /// The bytes of a model file for `predictor` (what save_predictor writes).
 /// Deterministic: equal predictors give equal bytes.
-template <class Scalar>
-std::string predictor_to_bytes(const LatencyPredictor<Scalar>& predictor);
+template <class Scalar, class Space>
+std::string predictor_to_bytes(const LatencyPredictor<Scalar, Space>& predictor);
 
 /// Writes `predictor` to `path` atomically (a temp file in the same folder,
 /// then a rename): readers see the old file or the whole new one.
-template <class Scalar>
-void save_predictor(const LatencyPredictor<Scalar>& predictor, const std::filesystem::path& path);
+template <class Scalar, class Space>
+void save_predictor(const LatencyPredictor<Scalar, Space>& predictor, const std::filesystem::path& path);
 
 /// Rebuilds a predictor from model-file bytes; `source` names them in errors.
 /// A float64 file loads into LatencyPredictor<float> by rounding each weight
 /// to nearest, a float32 file into <double> exactly; saving writes the
 /// predictor's own Scalar. FormatError ("source: ...") for a file that is not
 /// a model file, is truncated or damaged, comes from a newer format version,
-/// or whose settings and sizes do not fit together.
-template <class Scalar = float>
-LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std::string& source = "<input>");
+/// or whose settings and sizes do not fit together, and for a file of
+/// another kind of space than `Space` (model_space_family says which).
+template <class Scalar = float, class Space = MbConvSpace>
+LatencyPredictor<Scalar, Space> predictor_from_bytes(std::string_view bytes, const std::string& source = "<input>");
 
 /// predictor_from_bytes on the content of `path`; IoError when unreadable.
-template <class Scalar = float>
-LatencyPredictor<Scalar> load_predictor(const std::filesystem::path& path);
+template <class Scalar = float, class Space = MbConvSpace>
+LatencyPredictor<Scalar, Space> load_predictor(const std::filesystem::path& path);
 
 /// The bytes of a model file holding `ensemble` (kind `latency-ensemble`:
 /// the member count, then each member's predictor fields under the key
 /// prefix `member<i>.`). Deterministic.
-template <class Scalar>
-std::string ensemble_to_bytes(const PredictorEnsemble<Scalar>& ensemble);
+template <class Scalar, class Space>
+std::string ensemble_to_bytes(const PredictorEnsemble<Scalar, Space>& ensemble);
 
 /// Writes `ensemble` to `path` atomically.
-template <class Scalar>
-void save_ensemble(const PredictorEnsemble<Scalar>& ensemble, const std::filesystem::path& path);
+template <class Scalar, class Space>
+void save_ensemble(const PredictorEnsemble<Scalar, Space>& ensemble, const std::filesystem::path& path);
 
 /// Rebuilds an ensemble from model-file bytes. Reads both kinds: an ensemble
 /// file, and a single predictor's file as an ensemble of one (whose
 /// predictions equal the predictor's bit for bit), so a program that takes
 /// "a latency model" loads it this way. FormatError as predictor_from_bytes.
-template <class Scalar = float>
-PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std::string& source = "<input>");
+template <class Scalar = float, class Space = MbConvSpace>
+PredictorEnsemble<Scalar, Space> ensemble_from_bytes(std::string_view bytes, const std::string& source = "<input>");
 
 /// ensemble_from_bytes on the content of `path`; IoError when unreadable.
-template <class Scalar = float>
-PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path);
+template <class Scalar = float, class Space = MbConvSpace>
+PredictorEnsemble<Scalar, Space> load_ensemble(const std::filesystem::path& path);
+
+/// The family of the space a predictor or ensemble file holds (its first
+/// member's): "mobilenet-v3" or "proxyless" (an MbConvSpace), "categorical"
+/// (a CategoricalSpace). What a program checks before choosing `Space`.
+inline std::string model_space_family(const std::filesystem::path& path);
 
 /// The bytes of a model file holding a DevicePredictor (kind
 /// `latency-devices`: its mode, reference architectures, device records,
@@ -98,20 +106,19 @@ inline std::string_view model_family_name(Family f) noexcept {
   return f == Family::mobilenet_v3 ? "mobilenet-v3" : "proxyless";
 }
 
-// A predictor's fields, every key prefixed (an ensemble's member i: "member<i>.").
-template <class Scalar>
-void write_predictor_fields(ModelWriter& w, const LatencyPredictor<Scalar>& predictor, const std::string& prefix) {
-  const auto& so = predictor.space().options();
-  const auto& eo = predictor.encoder().options();
-  const auto& po = predictor.options();
-  const auto& net = predictor.network();
+inline constexpr std::string_view kCategoricalFamily = "categorical";
+
+// The space's fields: an MbConvSpace's options, or a CategoricalSpace's
+// decisions (names, choice counts, the choice values in one array, label
+// counts (0 or the choice count) and the labels).
+inline void write_space_fields(ModelWriter& w, const MbConvSpace& space, const std::string& prefix) {
+  const auto& so = space.options();
   auto k = [&prefix](std::string_view name) { return prefix + std::string(name); };
   std::vector<int> depth_expand;
   for (auto [d, e] : so.depth_expand) {
     depth_expand.push_back(d);
     depth_expand.push_back(e);
   }
-  w.string(k("scalar"), model_scalar_name<Scalar>());
   w.string(k("space.name"), so.name);
   w.string(k("space.family"), model_family_name(so.family));
   w.float64(k("space.width"), so.width);
@@ -122,6 +129,38 @@ void write_predictor_fields(ModelWriter& w, const LatencyPredictor<Scalar>& pred
   w.int64_list<int>(k("space.depth_expand"), depth_expand);
   w.int64_list<int>(k("space.resolutions"), so.resolutions);
   w.int64(k("space.num_classes"), so.num_classes);
+}
+
+inline void write_space_fields(ModelWriter& w, const CategoricalSpace& space, const std::string& prefix) {
+  std::vector<std::string> names, labels;
+  std::vector<int> counts, label_counts;
+  std::vector<double> choices;
+  for (const Decision& d : space.decisions()) {
+    names.push_back(d.name);
+    counts.push_back(static_cast<int>(d.choices.size()));
+    choices.insert(choices.end(), d.choices.begin(), d.choices.end());
+    label_counts.push_back(static_cast<int>(d.labels.size()));
+    labels.insert(labels.end(), d.labels.begin(), d.labels.end());
+  }
+  w.string(prefix + "space.name", space.name());
+  w.string(prefix + "space.family", kCategoricalFamily);
+  w.names(prefix + "space.decisions", names);
+  w.int64_list<int>(prefix + "space.choice_counts", counts);
+  w.array<double>(prefix + "space.choices", choices);
+  w.int64_list<int>(prefix + "space.label_counts", label_counts);
+  w.names(prefix + "space.labels", labels);
+}
+
+// A predictor's fields, every key prefixed (an ensemble's member i: "member<i>.").
+template <class Scalar, class Space>
+void write_predictor_fields(ModelWriter& w, const LatencyPredictor<Scalar, Space>& predictor,
+                            const std::string& prefix) {
+  const auto& eo = predictor.encoder().options();
+  const auto& po = predictor.options();
+  const auto& net = predictor.network();
+  auto k = [&prefix](std::string_view name) { return prefix + std::string(name); };
+  w.string(k("scalar"), model_scalar_name<Scalar>());
+  write_space_fields(w, predictor.space(), prefix);
   // The encoder's effective settings (its resolution list filled in from the
   // space), so the file never depends on a library default.
   w.string(k("encoder.resolution"), to_string(eo.resolution));
@@ -144,8 +183,8 @@ class PredictorFieldReader {
  public:
   PredictorFieldReader(ModelReader& r, std::string prefix) : r_(r), prefix_(std::move(prefix)) { read_fields(); }
 
-  template <class Scalar>
-  LatencyPredictor<Scalar> build() {
+  template <class Scalar, class Space = MbConvSpace>
+  LatencyPredictor<Scalar, Space> build() {
     try {
       eo_.resolution = resolution_encoding_from_string(resolution_);
     } catch (const InvalidArgument& e) {
@@ -156,11 +195,21 @@ class PredictorFieldReader {
     // network is allocated, so a crafted file cannot ask for more memory than
     // its own parameters take.
     auto invalid = [this](const Error& e) { r_.fail(std::string("invalid settings: ") + e.what()); };
-    std::optional<MbConvSpace> space;
+    const bool categorical = !decisions_.empty();
+    if (categorical != std::is_same_v<Space, CategoricalSpace>) {
+      r_.fail("field '" + k("space.family") + "': the file holds a predictor of the " +
+              (categorical ? "categorical space '" + so_.name + "'; load it with Space = CategoricalSpace"
+                           : "MBConv space '" + so_.name + "'; load it with Space = MbConvSpace"));
+    }
+    std::optional<Space> space;
     std::size_t input_dim = 0, layer_dim = 0;
     try {
-      space.emplace(std::move(so_));
-      const Encoder encoder(*space, eo_);
+      if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+        space.emplace(std::move(decisions_), so_.name);
+      } else {
+        space.emplace(std::move(so_));
+      }
+      const encoder_for<Space> encoder(*space, eo_);
       input_dim = encoder.dim();
       layer_dim = encoder.layer_dim();
     } catch (const InvalidArgument& e) {
@@ -194,13 +243,13 @@ class PredictorFieldReader {
               " (or 0: no linear path)");
     }
     po_.encoding = std::move(eo_);
-    std::optional<LatencyPredictor<Scalar>> built;
+    std::optional<LatencyPredictor<Scalar, Space>> built;
     try {
       built.emplace(std::move(*space), std::move(po_));
     } catch (const InvalidArgument& e) {
       invalid(e);
     }
-    LatencyPredictor<Scalar>& p = *built;
+    LatencyPredictor<Scalar, Space>& p = *built;
     r_.template array_into<Scalar>(k("parameters"), p.network().parameters().data());
     std::vector<Scalar> linear(n_linear_);
     r_.template array_into<Scalar>(k("linear"), linear.data());
@@ -233,27 +282,11 @@ class PredictorFieldReader {
     }
     so_.name = r.string(k("space.name"));
     const std::string family = r.string(k("space.family"));
-    if (family == model_family_name(Family::mobilenet_v3)) {
-      so_.family = Family::mobilenet_v3;
-    } else if (family == model_family_name(Family::proxyless)) {
-      so_.family = Family::proxyless;
+    if (family == kCategoricalFamily) {
+      read_categorical_space();
     } else {
-      r.fail("field '" + k("space.family") + "' = '" + family + "'; expected mobilenet-v3 or proxyless");
+      read_mbconv_space(family);
     }
-    so_.width = r.float64(k("space.width"));
-    so_.kernel_choices = r.int_list(k("space.kernel_choices"));
-    so_.expand_choices = r.int_list(k("space.expand_choices"));
-    so_.depth_choices = r.int_list(k("space.depth_choices"));
-    so_.stage_kernels = r.int_list(k("space.stage_kernels"));
-    const std::vector<int> de = r.int_list(k("space.depth_expand"));
-    if (de.size() % 2 != 0) {
-      r.fail("field '" + k("space.depth_expand") + "' has " + std::to_string(de.size()) +
-             " values; expected (depth, expand) pairs");
-    }
-    for (std::size_t i = 0; i < de.size(); i += 2) so_.depth_expand.emplace_back(de[i], de[i + 1]);
-    so_.resolutions = r.int_list(k("space.resolutions"));
-    so_.num_classes = static_cast<int>(r.int64_in(k("space.num_classes"), 1, std::numeric_limits<int>::max()));
-
     resolution_ = r.string(k("encoder.resolution"));
     eo_.resolutions = r.int_list(k("encoder.resolutions"));
     eo_.hardware_features = static_cast<std::size_t>(r.int64_in(k("encoder.hardware_features"), 0, 1 << 20));
@@ -272,9 +305,69 @@ class PredictorFieldReader {
     layer_sizes_ = r.size_list(k("layer_sizes"));
   }
 
+  void read_categorical_space() {
+    ModelReader& r = r_;
+    const std::vector<std::string> names = r.names(k("space.decisions"));
+    const std::vector<int> counts = r.int_list(k("space.choice_counts"));
+    const std::vector<double> choices = r.float64_array(k("space.choices"));
+    const std::vector<int> label_counts = r.int_list(k("space.label_counts"));
+    const std::vector<std::string> labels = r.names(k("space.labels"));
+    if (names.empty() || counts.size() != names.size() || label_counts.size() != names.size()) {
+      r.fail("fields '" + k("space.decisions") + "', '" + k("space.choice_counts") + "' and '" +
+             k("space.label_counts") + "' hold " + std::to_string(names.size()) + ", " +
+             std::to_string(counts.size()) + " and " + std::to_string(label_counts.size()) +
+             " entries; expected one per decision, at least one");
+    }
+    std::size_t next_choice = 0, next_label = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto n = static_cast<std::size_t>(std::max(counts[i], 0));
+      const auto m = static_cast<std::size_t>(std::max(label_counts[i], 0));
+      if (n > choices.size() - next_choice || m > labels.size() - next_label) {
+        r.fail("field '" + k("space.choices") + "' or '" + k("space.labels") + "' ends before decision '" +
+               names[i] + "'");
+      }
+      Decision d{names[i], {choices.begin() + static_cast<std::ptrdiff_t>(next_choice),
+                            choices.begin() + static_cast<std::ptrdiff_t>(next_choice + n)},
+                 {labels.begin() + static_cast<std::ptrdiff_t>(next_label),
+                  labels.begin() + static_cast<std::ptrdiff_t>(next_label + m)}};
+      next_choice += n;
+      next_label += m;
+      decisions_.push_back(std::move(d));
+    }
+    if (next_choice != choices.size() || next_label != labels.size()) {
+      r.fail("fields '" + k("space.choices") + "' and '" + k("space.labels") + "' hold more values than '" +
+             k("space.choice_counts") + "' and '" + k("space.label_counts") + "' count");
+    }
+  }
+
+  void read_mbconv_space(const std::string& family) {
+    ModelReader& r = r_;
+    if (family == model_family_name(Family::mobilenet_v3)) {
+      so_.family = Family::mobilenet_v3;
+    } else if (family == model_family_name(Family::proxyless)) {
+      so_.family = Family::proxyless;
+    } else {
+      r.fail("field '" + k("space.family") + "' = '" + family + "'; expected mobilenet-v3, proxyless or categorical");
+    }
+    so_.width = r.float64(k("space.width"));
+    so_.kernel_choices = r.int_list(k("space.kernel_choices"));
+    so_.expand_choices = r.int_list(k("space.expand_choices"));
+    so_.depth_choices = r.int_list(k("space.depth_choices"));
+    so_.stage_kernels = r.int_list(k("space.stage_kernels"));
+    const std::vector<int> de = r.int_list(k("space.depth_expand"));
+    if (de.size() % 2 != 0) {
+      r.fail("field '" + k("space.depth_expand") + "' has " + std::to_string(de.size()) +
+             " values; expected (depth, expand) pairs");
+    }
+    for (std::size_t i = 0; i < de.size(); i += 2) so_.depth_expand.emplace_back(de[i], de[i + 1]);
+    so_.resolutions = r.int_list(k("space.resolutions"));
+    so_.num_classes = static_cast<int>(r.int64_in(k("space.num_classes"), 1, std::numeric_limits<int>::max()));
+  }
+
   ModelReader& r_;
   std::string prefix_;
-  MbConvSpace::Options so_;
+  MbConvSpace::Options so_;  // the name, and for an MBConv space everything
+  std::vector<Decision> decisions_;  // a categorical space's; empty otherwise
   Encoder::Options eo_;
   PredictorOptions po_;
   std::string resolution_;
@@ -293,8 +386,8 @@ inline std::string device_prefix(std::size_t i) { return "device" + std::to_stri
 
 // `members`, then each member's fields under member<i>. (ensembles and
 // multi-device models).
-template <class Scalar>
-void write_members(ModelWriter& w, std::span<const LatencyPredictor<Scalar>> members) {
+template <class Scalar, class Space>
+void write_members(ModelWriter& w, std::span<const LatencyPredictor<Scalar, Space>> members) {
   w.int64("members", static_cast<std::int64_t>(members.size()));
   for (std::size_t i = 0; i < members.size(); ++i) write_predictor_fields(w, members[i], member_prefix(i));
 }
@@ -314,41 +407,41 @@ inline std::string read_kind(ModelReader& r, std::initializer_list<std::string_v
 
 }  // namespace detail
 
-template <class Scalar>
-std::string predictor_to_bytes(const LatencyPredictor<Scalar>& predictor) {
+template <class Scalar, class Space>
+std::string predictor_to_bytes(const LatencyPredictor<Scalar, Space>& predictor) {
   detail::ModelWriter w(detail::kPredictorKind);
   detail::write_predictor_fields(w, predictor, "");
   return std::move(w).finish();
 }
 
-template <class Scalar>
-void save_predictor(const LatencyPredictor<Scalar>& predictor, const std::filesystem::path& path) {
+template <class Scalar, class Space>
+void save_predictor(const LatencyPredictor<Scalar, Space>& predictor, const std::filesystem::path& path) {
   detail::write_file_atomic(path, predictor_to_bytes(predictor));
 }
 
-template <class Scalar>
-LatencyPredictor<Scalar> predictor_from_bytes(std::string_view bytes, const std::string& source) {
+template <class Scalar, class Space>
+LatencyPredictor<Scalar, Space> predictor_from_bytes(std::string_view bytes, const std::string& source) {
   detail::ModelReader r(bytes, source);
   detail::read_kind(r, {detail::kPredictorKind});
   detail::PredictorFieldReader fields(r, "");
   r.check_all_used();
-  return fields.template build<Scalar>();
+  return fields.template build<Scalar, Space>();
 }
 
-template <class Scalar>
-std::string ensemble_to_bytes(const PredictorEnsemble<Scalar>& ensemble) {
+template <class Scalar, class Space>
+std::string ensemble_to_bytes(const PredictorEnsemble<Scalar, Space>& ensemble) {
   detail::ModelWriter w(detail::kEnsembleKind);
   detail::write_members(w, ensemble.members());
   return std::move(w).finish();
 }
 
-template <class Scalar>
-void save_ensemble(const PredictorEnsemble<Scalar>& ensemble, const std::filesystem::path& path) {
+template <class Scalar, class Space>
+void save_ensemble(const PredictorEnsemble<Scalar, Space>& ensemble, const std::filesystem::path& path) {
   detail::write_file_atomic(path, ensemble_to_bytes(ensemble));
 }
 
-template <class Scalar>
-PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std::string& source) {
+template <class Scalar, class Space>
+PredictorEnsemble<Scalar, Space> ensemble_from_bytes(std::string_view bytes, const std::string& source) {
   detail::ModelReader r(bytes, source);
   const bool single = detail::read_kind(r, {detail::kPredictorKind, detail::kEnsembleKind}) == detail::kPredictorKind;
   const auto n = single ? 1 : static_cast<std::size_t>(r.int64_in("members", 1, detail::kMaxEnsembleMembers));
@@ -356,18 +449,18 @@ PredictorEnsemble<Scalar> ensemble_from_bytes(std::string_view bytes, const std:
   fields.reserve(n);
   for (std::size_t i = 0; i < n; ++i) fields.emplace_back(r, single ? "" : detail::member_prefix(i));
   r.check_all_used();
-  std::vector<LatencyPredictor<Scalar>> members;
-  for (auto& f : fields) members.push_back(f.template build<Scalar>());
+  std::vector<LatencyPredictor<Scalar, Space>> members;
+  for (auto& f : fields) members.push_back(f.template build<Scalar, Space>());
   try {
-    return PredictorEnsemble<Scalar>(std::move(members));
+    return PredictorEnsemble<Scalar, Space>(std::move(members));
   } catch (const InvalidArgument& e) {
     r.fail(std::string("invalid ensemble: ") + e.what());
   }
 }
 
-template <class Scalar>
-PredictorEnsemble<Scalar> load_ensemble(const std::filesystem::path& path) {
-  return ensemble_from_bytes<Scalar>(detail::read_file(path), path.string());
+template <class Scalar, class Space>
+PredictorEnsemble<Scalar, Space> load_ensemble(const std::filesystem::path& path) {
+  return ensemble_from_bytes<Scalar, Space>(detail::read_file(path), path.string());
 }
 
 
@@ -490,9 +583,16 @@ inline std::string read_model_kind(const std::filesystem::path& path) {
   return r.kind();
 }
 
-template <class Scalar>
-LatencyPredictor<Scalar> load_predictor(const std::filesystem::path& path) {
-  return predictor_from_bytes<Scalar>(detail::read_file(path), path.string());
+template <class Scalar, class Space>
+LatencyPredictor<Scalar, Space> load_predictor(const std::filesystem::path& path) {
+  return predictor_from_bytes<Scalar, Space>(detail::read_file(path), path.string());
+}
+
+inline std::string model_space_family(const std::filesystem::path& path) {
+  const std::string bytes = detail::read_file(path);
+  detail::ModelReader r(bytes, path.string());
+  const std::string kind = detail::read_kind(r, {detail::kPredictorKind, detail::kEnsembleKind});
+  return r.string(kind == detail::kPredictorKind ? "space.family" : detail::member_prefix(0) + "space.family");
 }
 
 }  // namespace hwnas

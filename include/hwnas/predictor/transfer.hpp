@@ -14,6 +14,7 @@
 #include <numeric>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "hwnas/architecture.hpp"
@@ -97,9 +98,12 @@ inline LineFit fit_line(std::span<const double> p, std::span<const double> y) {
 /// of them. Deterministic for options.training.seed. InvalidArgument for no
 /// bases, bad options, or too few samples for the folds (each fold needs at
 /// least 2 training and 1 validation sample).
-template <class Scalar>
-PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar>> bases,
-                                         std::span<const Architecture> archs, std::span<const double> latencies,
+/// `Space` is not deduced (a vector of bases converts to the span): write
+/// fine_tune_from<float, CategoricalSpace>(...) for another space.
+template <class Scalar = float, class Space = MbConvSpace>
+PredictorEnsemble<Scalar, Space> fine_tune_from(std::span<const std::type_identity_t<LatencyPredictor<Scalar, Space>>> bases,
+                                                std::span<const typename Space::arch_type> archs,
+                                                std::span<const double> latencies,
                                          const TransferOptions& options = TransferOptions(), TransferReport* report = nullptr) {
   const auto start = std::chrono::steady_clock::now();
   if (bases.empty()) throw InvalidArgument("fine_tune_from: no base predictors");
@@ -127,7 +131,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   Rng rng(options.training.seed ^ 0x7a5f3e2dULL);
   rng.shuffle(std::span<std::size_t>(order));
   struct Fold {
-    std::vector<Architecture> xt, xv;
+    std::vector<typename Space::arch_type> xt, xv;
     std::vector<double> yt, yv;
   };
   std::vector<Fold> folds(options.folds);
@@ -141,7 +145,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   TrainOptions training = options.training;
   training.holdout = 0;  // the folds hold out
   auto fine_tune_on = [&](std::size_t base, const Fold& fold, FitReport& fit) {
-    LatencyPredictor<Scalar> p = bases[base];
+    LatencyPredictor<Scalar, Space> p = bases[base];
     fit = p.fine_tune(fold.xt, fold.yt, fold.xv, fold.yv, training);
     return p;
   };
@@ -157,7 +161,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
                    [](const TransferCandidate& a, const TransferCandidate& b) { return a.line_fit_rmse < b.line_fit_rmse; });
   rep.candidates.resize(std::min(options.candidates, rep.candidates.size()));
 
-  std::vector<LatencyPredictor<Scalar>> tuned;
+  std::vector<LatencyPredictor<Scalar, Space>> tuned;
   for (auto& c : rep.candidates) {
     c.fits.resize(1);
     tuned.push_back(fine_tune_on(c.base, folds[0], c.fits[0]));
@@ -170,7 +174,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   });
   rank.resize(std::min(options.keep, rank.size()));
 
-  std::vector<LatencyPredictor<Scalar>> members;
+  std::vector<LatencyPredictor<Scalar, Space>> members;
   for (std::size_t i : rank) {
     auto& c = rep.candidates[i];
     c.kept = true;
@@ -184,7 +188,7 @@ PredictorEnsemble<Scalar> fine_tune_from(std::span<const LatencyPredictor<Scalar
   rep.validation_rows = folds[0].xv.size();
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (report) *report = std::move(rep);
-  return PredictorEnsemble<Scalar>(std::move(members));
+  return PredictorEnsemble<Scalar, Space>(std::move(members));
 }
 
 }  // namespace hwnas

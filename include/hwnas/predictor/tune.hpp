@@ -97,9 +97,9 @@ std::vector<std::size_t> asha_rungs(std::size_t grace_period, std::size_t reduct
 /// InvalidArgument for bad options or an empty validation set; whatever a
 /// fit throws (bad data: a non-positive latency, mismatched sizes) or the
 /// hook throws is rethrown here after the other workers have stopped.
-template <class Scalar = float>
-TuneReport tune(const LatencyPredictor<Scalar>& prototype, std::span<const Architecture> train,
-                std::span<const double> y_train, std::span<const Architecture> val,
+template <class Scalar = float, class Space = MbConvSpace>
+TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<const typename Space::arch_type> train,
+                std::span<const double> y_train, std::span<const typename Space::arch_type> val,
                 std::span<const double> y_val, const TuneOptions& options = TuneOptions());
 
 // ---------------------------------------------------------------------------
@@ -246,9 +246,9 @@ inline std::vector<std::size_t> asha_rungs(std::size_t grace_period, std::size_t
   return rungs;
 }
 
-template <class Scalar>
-TuneReport tune(const LatencyPredictor<Scalar>& prototype, std::span<const Architecture> train,
-                std::span<const double> y_train, std::span<const Architecture> val,
+template <class Scalar, class Space>
+TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<const typename Space::arch_type> train,
+                std::span<const double> y_train, std::span<const typename Space::arch_type> val,
                 std::span<const double> y_val, const TuneOptions& options) {
   using Clock = std::chrono::steady_clock;
   detail::check_tune_options(options, val.size());
@@ -296,7 +296,7 @@ TuneReport tune(const LatencyPredictor<Scalar>& prototype, std::span<const Archi
       return !keep;
     };
     try {
-      LatencyPredictor<Scalar> predictor = prototype;
+      LatencyPredictor<Scalar, Space> predictor = prototype;
       FitReport fit = predictor.fit(train, y_train, val, y_val, o);
       std::lock_guard lock(mutex);
       rungs.finish(i);

@@ -1,7 +1,8 @@
-// OFA's evolutionary search (ofa-reference.md §6) over any MbConvSpace, with
-// any latency source and any fitness: elitist parents, mutation and
-// crossover children, one or several latency budgets that share every
-// evaluation, bounded retries, memoisation, a Pareto front.
+// OFA's evolutionary search (ofa-reference.md §6) over any SearchSpace (an
+// MbConvSpace, a CategoricalSpace, a user's space), with any latency source
+// and any fitness: elitist parents, mutation and crossover children, one or
+// several latency budgets that share every evaluation, bounded retries,
+// memoisation, a Pareto front.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -24,6 +26,7 @@
 #include "hwnas/random.hpp"
 #include "hwnas/search/score.hpp"
 #include "hwnas/space/mbconv_space.hpp"
+#include "hwnas/space/search_space.hpp"
 
 namespace hwnas {
 
@@ -32,8 +35,12 @@ struct EvolutionOptions {
   std::size_t generations = 500;
   double parent_ratio = 0.25;    ///< parents kept (elitism): round(0.25 * 100) = 25
   double mutation_ratio = 0.5;   ///< children by mutation: 50; the other 50 by crossover
-  double mutate_prob = 0.1;      ///< per layer slot (kernel and expand jointly) and per stage (depth)
-  double resolution_mutate_prob = 0.1;  ///< OFA's tutorial 0.1, its newer API 0.5
+  /// Per layer slot (kernel and expand jointly) and per stage (depth); per
+  /// decision in a space without layer slots.
+  double mutate_prob = 0.1;
+  /// MBConv spaces: OFA's tutorial 0.1, its newer API 0.5.
+  double resolution_mutate_prob = 0.1;
+  /// MBConv spaces; a categorical space crosses over per decision.
   CrossoverMode crossover = CrossoverMode::per_gene;
   /// Parents are the best n different networks (OFA: the best n, copies
   /// included, which can fill the parents with one network).
@@ -44,7 +51,7 @@ struct EvolutionOptions {
   /// The constraint is latency * (1 + latency_margin) <= budget: a safety
   /// margin for estimated latencies (a predictor's relative error).
   double latency_margin = 0;
-  /// Optional MAC limit (0: none).
+  /// Optional MAC limit (0: none); for spaces with a layer list (cost()).
   std::int64_t max_macs = 0;
   /// Rejected proposals are redrawn; a child slot gives up after this many
   /// rounds and the slot is left empty (CompOFA: 50).
@@ -61,11 +68,13 @@ struct EvolutionOptions {
 };
 
 /// One evaluated architecture.
-struct Candidate {
-  Architecture arch;
+template <class Arch>
+struct BasicCandidate {
+  Arch arch;
   double fitness = 0;
   double latency = 0;
 };
+using Candidate = BasicCandidate<Architecture>;
 
 struct GenerationInfo {
   std::size_t generation = 0;              ///< 0-based
@@ -73,20 +82,22 @@ struct GenerationInfo {
   double elapsed_s = 0;
 };
 
-struct BudgetResult {
+template <class Arch>
+struct BasicBudgetResult {
   double budget = 0;
-  Candidate best;
+  BasicCandidate<Arch> best;
   /// Best fitness after each generation (OFA's best_valids without its
   /// -100 sentinel).
   std::vector<double> history;
 };
 
-struct EvolutionResult {
-  std::vector<BudgetResult> budgets;  ///< in the order given
+template <class Arch>
+struct BasicEvolutionResult {
+  std::vector<BasicBudgetResult<Arch>> budgets;  ///< in the order given
   /// Fitness vs latency: every evaluated network that no other evaluated
   /// network beats on both (lower or equal latency and higher fitness),
   /// by latency.
-  std::vector<Candidate> pareto;
+  std::vector<BasicCandidate<Arch>> pareto;
   std::size_t latency_evaluations = 0;  ///< architectures sent to the latency source
   std::size_t fitness_evaluations = 0;  ///< architectures sent to the fitness
   std::size_t latency_cache_hits = 0;   ///< latency queries the cache answered (memoize)
@@ -95,15 +106,23 @@ struct EvolutionResult {
   bool stopped = false;                 ///< by the callback or the time budget
   double seconds = 0;
 };
+using BudgetResult = BasicBudgetResult<Architecture>;
+using EvolutionResult = BasicEvolutionResult<Architecture>;
 
-/// OFA's EvolutionFinder. `fitness` and `latency` are BatchScores; each
-/// generation sends its children to each in one batch. Deterministic for
-/// options.seed.
-class EvolutionFinder {
+/// OFA's EvolutionFinder over `Space`. `fitness` and `latency` are
+/// BatchScores of its architectures; each generation sends its children to
+/// each in one batch. Deterministic for options.seed.
+template <SearchSpace Space>
+class BasicEvolutionFinder {
  public:
-  EvolutionFinder(MbConvSpace space, EvolutionOptions options);
+  using Arch = typename Space::arch_type;
+  using Result = BasicEvolutionResult<Arch>;
 
-  const MbConvSpace& space() const noexcept { return space_; }
+  /// InvalidArgument for bad options, and for max_macs in a space without a
+  /// layer list.
+  BasicEvolutionFinder(Space space, EvolutionOptions options);
+
+  const Space& space() const noexcept { return space_; }
   const EvolutionOptions& options() const noexcept { return options_; }
 
   /// InvalidArgument naming the budget when no random architecture meets it
@@ -113,16 +132,19 @@ class EvolutionFinder {
   /// before anything is scored: a model of another width or supernet would
   /// score networks it was never trained on. on_generation returning true
   /// stops.
-  template <BatchScore Fitness, BatchScore Latency>
-  EvolutionResult run(const Fitness& fitness, const Latency& latency,
-                      const std::function<bool(const GenerationInfo&)>& on_generation = {}) const;
+  template <class Fitness, class Latency>
+    requires BatchScore<Fitness, Arch> && BatchScore<Latency, Arch>
+  Result run(const Fitness& fitness, const Latency& latency,
+             const std::function<bool(const GenerationInfo&)>& on_generation = {}) const;
 
  private:
   bool fits(double latency, double budget) const { return latency * (1 + options_.latency_margin) <= budget; }
 
-  MbConvSpace space_;
+  Space space_;
   EvolutionOptions options_;
 };
+/// The search over OFA's MBConv spaces.
+using EvolutionFinder = BasicEvolutionFinder<MbConvSpace>;
 
 // ---------------------------------------------------------------------------
 
@@ -179,22 +201,52 @@ inline std::string space_not_covered(const MbConvSpace& source, const MbConvSpac
 }
 
 /// InvalidArgument when a score that knows its space (`what`: "fitness",
-/// "latency source") cannot score every network of `searched`.
-template <class S>
-void check_score_space(const S& score, const MbConvSpace& searched, const char* what) {
-  if constexpr (requires { { score.space() } -> std::convertible_to<const MbConvSpace&>; }) {
-    const MbConvSpace& source = score.space();
-    if (const auto why = space_not_covered(source, searched); !why.empty()) {
-      throw InvalidArgument(std::string("search: the ") + what + "'s space " + space_label(source) +
-                            " does not hold every network of the searched space " + space_label(searched) + " (" +
-                            why + "); use a " + what + " built for " + space_label(searched) + " or search its space");
+/// "latency source") cannot score every network of `searched`: for MBConv
+/// spaces, space_not_covered; for any other space, a different space.
+template <class S, class Space>
+void check_score_space(const S& score, const Space& searched, const char* what) {
+  if constexpr (requires { { score.space() } -> std::convertible_to<const Space&>; }) {
+    const Space& source = score.space();
+    if constexpr (std::is_same_v<Space, MbConvSpace>) {
+      if (const auto why = space_not_covered(source, searched); !why.empty()) {
+        throw InvalidArgument(std::string("search: the ") + what + "'s space " + space_label(source) +
+                              " does not hold every network of the searched space " + space_label(searched) + " (" +
+                              why + "); use a " + what + " built for " + space_label(searched) + " or search its space");
+      }
+    } else if (!(source == searched)) {
+      throw InvalidArgument(std::string("search: the ") + what + " was built for space '" + source.name() +
+                            "', not the searched space '" + searched.name() + "' (or the same name with other choices)");
     }
+  }
+}
+
+/// OFA's mutation and crossover for an MbConvSpace; a space's own defaults
+/// with the per-decision probability otherwise.
+template <class Space>
+auto mutation_of(const Space& space, const typename Space::arch_type& arch, Rng& rng, const EvolutionOptions& o) {
+  if constexpr (std::is_same_v<Space, MbConvSpace>) {
+    return space.mutate(arch, rng, {.probability = o.mutate_prob, .resolution_probability = o.resolution_mutate_prob});
+  } else if constexpr (requires { space.mutate(arch, rng, typename Space::MutationOptions{.probability = 0.1}); }) {
+    return space.mutate(arch, rng, typename Space::MutationOptions{.probability = o.mutate_prob});
+  } else {
+    return space.mutate(arch, rng);
+  }
+}
+
+template <class Space>
+auto crossover_of(const Space& space, const typename Space::arch_type& a, const typename Space::arch_type& b, Rng& rng,
+                  const EvolutionOptions& o) {
+  if constexpr (std::is_same_v<Space, MbConvSpace>) {
+    return space.crossover(a, b, rng, o.crossover);
+  } else {
+    return space.crossover(a, b, rng);
   }
 }
 
 }  // namespace detail
 
-inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions options)
+template <SearchSpace Space>
+BasicEvolutionFinder<Space>::BasicEvolutionFinder(Space space, EvolutionOptions options)
     : space_(std::move(space)), options_(std::move(options)) {
   const auto& o = options_;
   auto fraction = [](const char* name, double v) {
@@ -216,13 +268,22 @@ inline EvolutionFinder::EvolutionFinder(MbConvSpace space, EvolutionOptions opti
     throw InvalidArgument("search: latency_margin must be finite and >= 0, found " + detail::format_double(o.latency_margin));
   }
   if (o.max_macs < 0) throw InvalidArgument("search: max_macs must be >= 0");
+  if constexpr (!requires(const Arch& a) { space_.cost(a).macs; }) {
+    if (o.max_macs > 0) {
+      throw InvalidArgument("search: max_macs needs a space with a layer list; space '" + space_.name() +
+                            "' has none");
+    }
+  }
   if (o.max_tries == 0 || o.max_init_draws == 0) throw InvalidArgument("search: max_tries and max_init_draws must be positive");
   if (!(o.time_budget_s >= 0)) throw InvalidArgument("search: time_budget_s must be >= 0");
 }
 
-template <BatchScore Fitness, BatchScore Latency>
-EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& latency,
-                                     const std::function<bool(const GenerationInfo&)>& on_generation) const {
+template <SearchSpace Space>
+template <class Fitness, class Latency>
+  requires BatchScore<Fitness, typename Space::arch_type> && BatchScore<Latency, typename Space::arch_type>
+auto BasicEvolutionFinder<Space>::run(const Fitness& fitness, const Latency& latency,
+                                      const std::function<bool(const GenerationInfo&)>& on_generation) const
+    -> Result {
   detail::check_score_space(fitness, space_, "fitness");
   detail::check_score_space(latency, space_, "latency source");
   const auto start = std::chrono::steady_clock::now();
@@ -230,18 +291,17 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
   const auto n_parents = static_cast<std::size_t>(std::llround(o.parent_ratio * static_cast<double>(o.population)));
   const auto n_mutate = static_cast<std::size_t>(std::llround(o.mutation_ratio * static_cast<double>(o.population)));
   const std::size_t n_cross = o.population - std::min(n_mutate, o.population);
-  const MbConvSpace::MutationOptions mutation{.probability = o.mutate_prob,
-                                              .resolution_probability = o.resolution_mutate_prob};
+  using Candidate = BasicCandidate<Arch>;
   Rng rng(o.seed);
-  EvolutionResult result;
+  Result result;
 
   // Every score goes through these, so budgets share evaluations.
-  const Memoized<Latency> lat(space_, latency, o.memoize);
-  const Memoized<Fitness> fit(space_, fitness, o.memoize);
+  const Memoized<Latency, Space> lat(space_, latency, o.memoize);
+  const Memoized<Fitness, Space> fit(space_, fitness, o.memoize);
   std::unordered_map<std::uint64_t, Candidate> seen;  // for the Pareto front
   // Architectures that met the budget, with their latencies: add fitness.
   auto score = [&](std::vector<Candidate> cands) {
-    std::vector<Architecture> archs;
+    std::vector<Arch> archs;
     archs.reserve(cands.size());
     for (const auto& c : cands) archs.push_back(c.arch);
     const auto f = fit.predict(archs);
@@ -251,21 +311,24 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
     }
     return cands;
   };
-  auto macs_ok = [&](const Architecture& a) { return o.max_macs == 0 || space_.cost(a).macs <= o.max_macs; };
+  auto macs_ok = [&](const Arch& a) {
+    if constexpr (requires { space_.cost(a).macs; }) return o.max_macs == 0 || space_.cost(a).macs <= o.max_macs;
+    return true;
+  };
   // Proposals are filtered by latency in batches: each round proposes one
   // architecture per open slot, and a slot that fails max_tries rounds stays
   // empty.
   auto fill = [&](std::size_t slots, double budget, std::size_t max_rounds,
-                  const std::function<Architecture(std::size_t)>& propose) {
+                  const std::function<Arch(std::size_t)>& propose) {
     std::vector<Candidate> accepted(slots);
     std::vector<bool> done(slots, false);
     std::size_t open = slots;
     for (std::size_t round = 0; round < max_rounds && open > 0; ++round) {
-      std::vector<Architecture> batch;
+      std::vector<Arch> batch;
       std::vector<std::size_t> slot_of;
       for (std::size_t s = 0; s < slots; ++s) {
         if (done[s]) continue;
-        Architecture a = propose(s);
+        Arch a = propose(s);
         if (!macs_ok(a)) continue;
         batch.push_back(std::move(a));
         slot_of.push_back(s);
@@ -290,7 +353,7 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
   struct Run {
     double budget;
     std::vector<Candidate> population;
-    BudgetResult result;
+    BasicBudgetResult<Arch> result;
   };
   std::vector<Run> runs;
   for (double budget : o.budgets) {
@@ -299,9 +362,9 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
     std::vector<Candidate> init;
     std::size_t draws = 0;
     while (init.size() < o.population && draws < o.max_init_draws) {
-      std::vector<Architecture> batch;
+      std::vector<Arch> batch;
       for (std::size_t i = 0; i < o.population && draws < o.max_init_draws; ++i, ++draws) {
-        Architecture a = space_.sample(rng);
+        Arch a = space_.sample(rng);
         if (macs_ok(a)) batch.push_back(std::move(a));
       }
       if (batch.empty()) continue;
@@ -347,14 +410,14 @@ EvolutionResult EvolutionFinder::run(const Fitness& fitness, const Latency& late
       }
       const auto& parents = r.population;
       auto pick = [&] { return parents[rng.uniform_index(parents.size())].arch; };
-      std::vector<Architecture> mutate_from(n_mutate);
+      std::vector<Arch> mutate_from(n_mutate);
       for (auto& p : mutate_from) p = pick();
       auto children = fill(n_mutate, r.budget, o.max_tries,
-                           [&](std::size_t s) { return space_.mutate(mutate_from[s], rng, mutation); });
-      std::vector<std::pair<Architecture, Architecture>> cross_from(n_cross);
+                           [&](std::size_t s) { return detail::mutation_of(space_, mutate_from[s], rng, o); });
+      std::vector<std::pair<Arch, Arch>> cross_from(n_cross);
       for (auto& [a, b] : cross_from) a = pick(), b = pick();
       auto crossed = fill(n_cross, r.budget, o.max_tries, [&](std::size_t s) {
-        return space_.crossover(cross_from[s].first, cross_from[s].second, rng, o.crossover);
+        return detail::crossover_of(space_, cross_from[s].first, cross_from[s].second, rng, o);
       });
       children.insert(children.end(), std::make_move_iterator(crossed.begin()), std::make_move_iterator(crossed.end()));
       auto scored = score(std::move(children));

@@ -23,38 +23,43 @@
 
 namespace hwnas {
 
-/// Anything that scores a batch of architectures: a LutEstimator, a
-/// LatencyPredictor (latency, or OFA's accuracy predictor as fitness), a
-/// measurement, or a user's function wrapped in FunctionScore.
-template <class S>
-concept BatchScore = requires(const S& s, std::span<const Architecture> archs) {
+/// Anything that scores a batch of architectures of type Arch: a
+/// LutEstimator, a LatencyPredictor (latency, or OFA's accuracy predictor as
+/// fitness), a measurement, or a user's function wrapped in FunctionScore.
+template <class S, class Arch = Architecture>
+concept BatchScore = requires(const S& s, std::span<const Arch> archs) {
   { s.predict(archs) } -> std::convertible_to<std::vector<double>>;
 };
 
-/// A callable `std::vector<double>(std::span<const Architecture>)` as a BatchScore.
-class FunctionScore {
+/// A callable `std::vector<double>(std::span<const Arch>)` as a BatchScore.
+template <class Arch>
+class BasicFunctionScore {
  public:
-  using Function = std::function<std::vector<double>(std::span<const Architecture>)>;
-  explicit FunctionScore(Function f) : f_(std::move(f)) {
+  using Function = std::function<std::vector<double>(std::span<const Arch>)>;
+  explicit BasicFunctionScore(Function f) : f_(std::move(f)) {
     if (!f_) throw InvalidArgument("search: empty score function");
   }
-  std::vector<double> predict(std::span<const Architecture> archs) const { return f_(archs); }
+  std::vector<double> predict(std::span<const Arch> archs) const { return f_(archs); }
 
  private:
   Function f_;
 };
+using FunctionScore = BasicFunctionScore<Architecture>;
 
 /// Wraps a score with a cache keyed by the network (the space's canonical
 /// form): architectures seen before are not scored again. With enabled =
 /// false it only counts. The cache lives in the wrapper; predict is const
 /// but not thread-safe.
-template <BatchScore S>
+template <class S, class Space = MbConvSpace>
+  requires BatchScore<S, typename Space::arch_type>
 class Memoized {
  public:
-  Memoized(const MbConvSpace& space, const S& source, bool enabled = true)
+  using Arch = typename Space::arch_type;
+
+  Memoized(const Space& space, const S& source, bool enabled = true)
       : space_(&space), source_(&source), enabled_(enabled) {}
 
-  std::vector<double> predict(std::span<const Architecture> archs) const {
+  std::vector<double> predict(std::span<const Arch> archs) const {
     if (!enabled_) {
       auto values = source_->predict(archs);
       check_size(values.size(), archs.size());
@@ -62,7 +67,7 @@ class Memoized {
       return values;
     }
     std::vector<double> out(archs.size());
-    std::vector<Architecture> missing;
+    std::vector<Arch> missing;
     std::vector<std::size_t> where;
     std::vector<std::uint64_t> keys(archs.size());
     for (std::size_t i = 0; i < archs.size(); ++i) {
@@ -103,7 +108,7 @@ class Memoized {
     }
   }
 
-  const MbConvSpace* space_;
+  const Space* space_;
   const S* source_;
   bool enabled_;
   mutable std::unordered_map<std::uint64_t, double> cache_;

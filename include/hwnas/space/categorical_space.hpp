@@ -1,8 +1,11 @@
 // A generic search space of N named decisions, each with its own list of
-// choices (learning rate in {0.1, 0.01}, width in {32, 64, 128}, ...), for
-// spaces that the MBConv presets do not cover. It offers the same verbs as
-// MbConvSpace (sample, mutate, crossover, validate, count, enumerate, encode)
-// and both fulfil the SearchSpace concept (space/search_space.hpp).
+// choices (an operation per layer, width in {32, 64, 128}, ...), for spaces
+// that the MBConv presets do not cover: FBNet (space/fbnet_space.hpp), a
+// user's space from a JSON file (io/space.hpp). It offers the same verbs as
+// MbConvSpace (sample, mutate, crossover, validate, count, enumerate,
+// encode), its dataset columns (one per decision) and its feature encoding
+// (one one-hot block per decision); both fulfil the SearchSpace concept
+// (space/search_space.hpp).
 #pragma once
 
 #include <charconv>
@@ -10,6 +13,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <system_error>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +25,7 @@
 #include <Eigen/Core>
 
 #include "hwnas/big_uint.hpp"
+#include "hwnas/dataset_columns.hpp"
 #include "hwnas/detail/hash.hpp"
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
@@ -27,10 +33,15 @@
 
 namespace hwnas {
 
-/// One decision of a CategoricalSpace: a name and its choice values.
+/// One decision of a CategoricalSpace: a name, its choice values and,
+/// optionally, a label per choice (FBNet's "k3_e1", ...: accepted in dataset
+/// cells and architecture files, and used in feature names).
 struct Decision {
   std::string name;
   std::vector<double> choices;
+  std::vector<std::string> labels = {};
+
+  friend bool operator==(const Decision&, const Decision&) = default;
 };
 
 /// An architecture of a CategoricalSpace: one choice *index* per decision.
@@ -50,13 +61,20 @@ class CategoricalSpace {
   };
 
   /// Throws InvalidArgument, naming the decision, for an empty list, an empty
-  /// or repeated name, a decision without choices, or a repeated or
-  /// non-finite choice value.
-  explicit CategoricalSpace(std::vector<Decision> decisions);
+  /// or repeated name, a decision without choices, a repeated or non-finite
+  /// choice value, or labels that are not one distinct, non-empty name per
+  /// choice; and for a space name that is empty or not a plain word.
+  explicit CategoricalSpace(std::vector<Decision> decisions, std::string name = "categorical");
 
+  /// The space's name (model files and messages say which space they hold).
+  const std::string& name() const noexcept { return name_; }
   /// Number of decisions (the length of every architecture).
   std::size_t size() const noexcept { return decisions_.size(); }
   const std::vector<Decision>& decisions() const noexcept { return decisions_; }
+  /// Equal names and decisions (choices and labels).
+  friend bool operator==(const CategoricalSpace& a, const CategoricalSpace& b) {
+    return a.name_ == b.name_ && a.decisions_ == b.decisions_;
+  }
 
   /// Each decision drawn uniformly and independently.
   CategoricalArch sample(Rng& rng) const;
@@ -94,9 +112,31 @@ class CategoricalSpace {
   /// not one of its choices, or for a wrong length.
   CategoricalArch from_values(std::span<const double> values) const;
 
+  /// Choice `j` of decision `i` as text: its label, or its value.
+  std::string choice_text(std::size_t i, std::size_t j) const {
+    const Decision& d = decisions_.at(i);
+    return d.labels.empty() ? detail::format_double(d.choices.at(j)) : d.labels.at(j);
+  }
+  /// The index of `text` among decision i's choices: a label, or a number
+  /// equal to a choice value; -1 when neither.
+  int choice_index(std::size_t i, std::string_view text) const;
+
+  /// How its architectures sit in dataset columns: one column per decision,
+  /// named after it, holding the choice value (a label is also read).
+  ArchColumns<CategoricalArch> columns() const;
+
   /// Length of the encoding: one one-hot block per decision, concatenated
   /// in decision order, so the sum of the choice counts.
   std::size_t encoding_dim() const noexcept { return offsets_.back(); }
+  /// "<decision>=<choice text>" for every feature, in encoding order.
+  std::vector<std::string> feature_names() const;
+  /// Calls visit(index, 1.0) for the one bit set in each decision's block, in
+  /// increasing index order, without allocating. Validates `arch`.
+  template <class Visit>
+  void for_each_feature(const CategoricalArch& arch, Visit&& visit) const {
+    check(arch, "encode: ");
+    for (std::size_t i = 0; i < arch.size(); ++i) visit(offsets_[i] + static_cast<std::size_t>(arch[i]), 1.0);
+  }
   /// Writes the one-hot encoding of `arch` into `out` (a row vector, or a row
   /// of a row-major matrix). Validates `arch`; throws ShapeMismatch unless
   /// out.size() == encoding_dim(). Allocates nothing unless it throws.
@@ -126,14 +166,81 @@ class CategoricalSpace {
   void check(const CategoricalArch& arch, std::string_view context) const;
 
   std::vector<Decision> decisions_;
+  std::string name_;
   std::vector<std::size_t> offsets_;  // start of each one-hot block; back() == encoding_dim()
+};
+
+/// A CategoricalSpace's dataset columns: one per decision, in order, named
+/// after it; a cell holds the choice value (written shortest round-trip) or,
+/// when reading, its label.
+template <>
+class ArchColumns<CategoricalArch> {
+ public:
+  /// Unknown columns: reading needs the space's (CategoricalSpace::columns()).
+  ArchColumns() = default;
+  explicit ArchColumns(CategoricalSpace space) : space_(std::move(space)) {}
+
+  bool known() const noexcept { return space_.has_value(); }
+  std::string expected_header() const {
+    return known() ? "'id," + space_->decisions().front().name + ",...,<devices>'"
+                   : "'id,<one column per decision>,<devices>' (read with the space's columns())";
+  }
+
+  void read_header(CsvHeaderCursor& h) const {
+    if (!known()) h.fail("the columns of a categorical space are unknown; read with the space's columns()");
+    for (const Decision& d : space_->decisions()) {
+      if (!h.at(d.name)) h.expected("'" + d.name + "' (the decisions of space '" + space_->name() + "', in order)");
+      h.next();
+    }
+  }
+
+  CategoricalArch read(CsvRowCursor& row) const {
+    CategoricalArch arch(space_->size());
+    for (std::size_t i = 0; i < arch.size(); ++i, row.next()) {
+      arch[i] = space_->choice_index(i, row.text());
+      if (arch[i] < 0) {
+        std::string choices;
+        for (std::size_t j = 0; j < space_->decisions()[i].choices.size(); ++j) {
+          choices += (j ? ", " : "") + space_->choice_text(i, j);
+        }
+        row.fail("'" + std::string(row.text()) + "' is not one of its choices {" + choices + "}");
+      }
+    }
+    return arch;
+  }
+
+  void write_header(std::string& out) const {
+    for (const Decision& d : space_->decisions()) out += "," + d.name;
+  }
+
+  void write(const CategoricalArch& arch, std::string& out) const {
+    for (std::size_t i = 0; i < arch.size(); ++i) {
+      out += ',';
+      detail::append_number(out, space_->decisions()[i].choices[static_cast<std::size_t>(arch[i])]);
+    }
+  }
+
+  void check(const CategoricalArch& arch) const {
+    if (!known()) throw InvalidArgument("dataset: the columns of a categorical space are unknown");
+    space_->validate(arch);
+  }
+  void learn(const CategoricalArch&) const noexcept {}
+
+  const CategoricalSpace& space() const { return *space_; }
+
+ private:
+  std::optional<CategoricalSpace> space_;
 };
 
 // ---------------------------------------------------------------------------
 
-inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions)
-    : decisions_(std::move(decisions)) {
+inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions, std::string name)
+    : decisions_(std::move(decisions)), name_(std::move(name)) {
   const std::string prefix = "categorical space: ";
+  if (!detail::is_plain_name(name_)) {
+    throw InvalidArgument(prefix + "name '" + name_ +
+                          "': expected a non-empty name of letters, digits, '_', '-' and '.'");
+  }
   if (decisions_.empty()) {
     throw InvalidArgument(prefix + "expected at least one decision, got an empty list");
   }
@@ -173,8 +280,55 @@ inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions)
         }
       }
     }
+    if (!d.labels.empty() && d.labels.size() != d.choices.size()) {
+      throw InvalidArgument(prefix + describe(i, d) + ": " + std::to_string(d.labels.size()) + " labels for " +
+                            std::to_string(d.choices.size()) + " choices; expected one per choice, or none");
+    }
+    for (std::size_t j = 0; j < d.labels.size(); ++j) {
+      if (!detail::is_plain_name(d.labels[j])) {
+        throw InvalidArgument(prefix + describe(i, d) + ": label '" + d.labels[j] +
+                              "': expected a non-empty name of letters, digits, '_', '-' and '.'");
+      }
+      for (std::size_t k = 0; k < j; ++k) {
+        if (d.labels[k] == d.labels[j]) {
+          throw InvalidArgument(prefix + describe(i, d) + ": label '" + d.labels[j] + "' appears twice (choices " +
+                                std::to_string(k) + " and " + std::to_string(j) + ")");
+        }
+      }
+    }
+    if (!detail::is_plain_name(d.name)) {
+      throw InvalidArgument(prefix + describe(i, d) +
+                            ": expected a name of letters, digits, '_', '-' and '.' (it names a dataset column)");
+    }
     offsets_.push_back(offsets_.back() + d.choices.size());
   }
+}
+
+inline int CategoricalSpace::choice_index(std::size_t i, std::string_view text) const {
+  const Decision& d = decisions_.at(i);
+  for (std::size_t j = 0; j < d.labels.size(); ++j) {
+    if (d.labels[j] == text) return static_cast<int>(j);
+  }
+  double v = 0;
+  const auto res = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (res.ec != std::errc() || res.ptr != text.data() + text.size() || text.empty()) return -1;
+  for (std::size_t j = 0; j < d.choices.size(); ++j) {
+    if (d.choices[j] == v) return static_cast<int>(j);
+  }
+  return -1;
+}
+
+inline ArchColumns<CategoricalArch> CategoricalSpace::columns() const { return ArchColumns<CategoricalArch>(*this); }
+
+inline std::vector<std::string> CategoricalSpace::feature_names() const {
+  std::vector<std::string> out;
+  out.reserve(encoding_dim());
+  for (std::size_t i = 0; i < decisions_.size(); ++i) {
+    for (std::size_t j = 0; j < decisions_[i].choices.size(); ++j) {
+      out.push_back(decisions_[i].name + "=" + choice_text(i, j));
+    }
+  }
+  return out;
 }
 
 inline bool CategoricalSpace::is_valid(const CategoricalArch& arch) const noexcept {

@@ -21,6 +21,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/big_uint.hpp"
+#include "hwnas/dataset_columns.hpp"
 #include "hwnas/detail/hash.hpp"
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
@@ -123,6 +124,10 @@ class MbConvSpace {
 
   const Options& options() const noexcept { return options_; }
   const std::string& name() const noexcept { return options_.name; }
+  /// Equal options (everything else follows from them).
+  friend bool operator==(const MbConvSpace& a, const MbConvSpace& b) { return a.options_ == b.options_; }
+  /// Its dataset columns: ks0.., e0.., d0.., r with this space's counts.
+  ArchColumns<Architecture> columns() const { return {num_slots_, stages_.size()}; }
   const std::vector<Stage>& stages() const noexcept { return stages_; }
   std::size_t num_stages() const noexcept { return stages_.size(); }
   /// Number of layer slots: the length of ks and e (20 or 21).
