@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "hwnas/dataset.hpp"
 #include "hwnas/metrics.hpp"
+#include "hwnas/predictor/device_predictor.hpp"
 #include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/predictor/model_file.hpp"
 #include "hwnas/predictor/transfer.hpp"
@@ -228,4 +230,45 @@ TEST_CASE("space generic: FBNet on HELP's measured devices") {
   // Measured: 1.33 % against the base's 2.89 %, Spearman 0.994.
   CHECK(tuned.rmse_pct < raw.rmse_pct);
   CHECK(tuned.spearman > 0.97);
+}
+
+TEST_CASE("space generic: a fingerprint model of FBNet devices adapts to a held-out one") {
+  HWNAS_REQUIRE_DATA(path, "help-fbnet/fbnet_latency.csv");
+  HWNAS_REQUIRE_DATA(ref_path, "help-fbnet/reference_arch_ids.txt");
+  const CategoricalSpace space = hwnas::fbnet_space();
+  const auto data = FbnetData::read_csv(path, space.columns());
+  const auto split = hwnas::benchmark_split(data);
+  std::vector<std::int64_t> reference_ids;
+  {
+    std::ifstream in(ref_path);
+    for (std::int64_t id; in >> id;) reference_ids.push_back(id);
+  }
+  REQUIRE(reference_ids.size() == 10);  // HELP's reference architectures
+  auto recipe = hwnas::default_recipe();
+  recipe.training.epochs = 20;
+  recipe.training.schedule.total_epochs = 20;
+  std::vector<hwnas::DeviceDescriptor> devices;
+  for (const char* name : {"1080ti_32", "silver_4114", "samsung_a50"}) devices.push_back({name, "", 1, {}, {}});
+  const auto model = hwnas::train_device_predictor<float, CategoricalSpace>(
+      data, split, space, devices, reference_ids, hwnas::DescriptorMode::fingerprint, {}, recipe);
+  CHECK(model.reference().size() == 10);
+
+  // The file keeps the reference architectures and every base.
+  const auto bytes = hwnas::device_predictor_to_bytes(model);
+  const auto back = hwnas::device_predictor_from_bytes<float, CategoricalSpace>(bytes, "d.hwnas");
+  CHECK(std::vector<CategoricalArch>(back.reference().begin(), back.reference().end()) ==
+        std::vector<CategoricalArch>(model.reference().begin(), model.reference().end()));
+  CHECK(hwnas::device_predictor_to_bytes(back) == bytes);
+
+  // A held-out GPU from its fingerprint and 10 samples.
+  hwnas::DeviceDescriptor target{"titanx_32", "", 1, {}, hwnas::fingerprint_from(data, "titanx_32", reference_ids)};
+  const std::vector<std::size_t> ten(split.train.begin() + 100, split.train.begin() + 110);
+  hwnas::AdaptReport report;
+  const auto adapted = hwnas::adapt_to_device(model, target, std::span<const CategoricalArch>(rows_of(data, ten)),
+                                              std::span<const double>(column_of(data, "titanx_32", ten)), {}, &report);
+  const auto m = adapted.evaluate(rows_of(data, split.test), column_of(data, "titanx_32", split.test));
+  MESSAGE("titanx_32 from " << model.devices()[report.mapping.base].name << ": RMSE " << m.rmse_pct
+                            << " %, Spearman " << m.spearman);
+  CHECK(model.devices()[report.mapping.base].name == "1080ti_32");  // the other GPU at batch 32
+  CHECK(m.spearman > 0.9);
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <variant>
 
 #include "common.hpp"
 #include "hwnas/io/device.hpp"
@@ -64,7 +65,8 @@ std::vector<std::size_t> drawn_samples(const std::vector<std::size_t>& pool, std
 
 /// --sample-ids FILE: the rows of those ids, in the file's order; each once,
 /// none a test row of the split.
-std::vector<std::size_t> given_samples(const std::string& file, const Table& table, const std::string& csv) {
+template <class Arch>
+std::vector<std::size_t> given_samples(const std::string& file, const BasicTable<Arch>& table, const std::string& csv) {
   std::map<std::int64_t, std::size_t> row_of;
   for (std::size_t r = 0; r < table.data.ids().size(); ++r) row_of.emplace(table.data.ids()[r], r);
   const std::set<std::size_t> test(table.split.test.begin(), table.split.test.end());
@@ -83,19 +85,14 @@ std::vector<std::size_t> given_samples(const std::string& file, const Table& tab
   return rows;
 }
 
-int run_adapt(const AdaptOptions& o) {
-  if (o.samples.has_value() == !o.sample_ids.empty()) {
-    throw hwnas::InvalidArgument("adapt: give the samples as --samples N (drawn) or --sample-ids FILE (dataset ids)");
-  }
-  const Progress progress(o.progress);
-  check_output_path(o.output);
-  const auto model = hwnas::load_device_predictor<float>(o.base);
+template <class Space>
+int adapt_with(const hwnas::DevicePredictor<float, Space>& model, const AdaptOptions& o, const Progress& progress) {
   o.model_space.check(model.space(), "--base", o.base);
   if (model.mode() != hwnas::DescriptorMode::fingerprint) {
     throw hwnas::InvalidArgument("--base " + o.base + ": a " + std::string(hwnas::to_string(model.mode())) +
                                  " model; adapt needs a fingerprint model (train --descriptor fingerprint)");
   }
-  const auto table = load_table(o.data, false, "adapt");
+  const auto table = load_table(o.data, table_layout(model.space()), false, "adapt");
   require_rows(table.split.test.size(), "test", table, o.data);
   auto device = device_record(device_records(o.device_file), o.data.target);
   // The fingerprint: the device file's, else the target's latencies of the
@@ -185,6 +182,18 @@ int run_adapt(const AdaptOptions& o) {
   return 0;
 }
 
+int run_adapt(const AdaptOptions& o) {
+  if (o.samples.has_value() == !o.sample_ids.empty()) {
+    throw hwnas::InvalidArgument("adapt: give the samples as --samples N (drawn) or --sample-ids FILE (dataset ids)");
+  }
+  const Progress progress(o.progress);
+  check_output_path(o.output);
+  if (model_is_categorical(o.base)) {
+    return adapt_with(hwnas::load_device_predictor<float, CategoricalSpace>(o.base), o, progress);
+  }
+  return adapt_with(hwnas::load_device_predictor<float>(o.base), o, progress);
+}
+
 }  // namespace
 
 void DeviceTrainArgs::add_to(CLI::App& train) {
@@ -200,12 +209,12 @@ void DeviceTrainArgs::add_to(CLI::App& train) {
                   "one of the first device record)");
 }
 
-int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args,
-                      const DeviceTrainArgs& da, const Progress& progress, bool as_json) {
-  if (args.recipe.empty()) args.recipe = "default";
-  const auto recipe = make_recipe(args);
+namespace {
+
+template <class Space>
+int train_devices_in(const Space& space, const DataArgs& data_args, const TrainArgs& args, const hwnas::Recipe& recipe,
+                     const DeviceTrainArgs& da, const Progress& progress, bool as_json) {
   const auto mode = hwnas::descriptor_mode_from_string(da.descriptor);
-  const auto space = space_args.make("train --devices");
   check_output_path(args.output);
   if (mode != hwnas::DescriptorMode::spec && da.reference.empty()) {
     throw hwnas::InvalidArgument("--descriptor " + da.descriptor +
@@ -229,7 +238,7 @@ int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
   }
   auto table_args = data_args;
   table_args.target = da.devices.front();
-  const auto table = load_table(table_args, false, "train");
+  const auto table = load_table(table_args, table_layout(space), false, "train");
   require_rows(table.split.train.size(), "train", table, data_args);
   require_rows(table.split.test.size(), "test", table, data_args);
   for (const auto& d : devices) (void)table.data.column_index(d.name);
@@ -246,8 +255,8 @@ int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
                                               ? std::to_string(devices.size()) + " bases"
                                               : "one model on " + std::to_string(devices.size()) + " devices"));
   std::vector<hwnas::FitReport> fits;
-  const auto model = hwnas::train_device_predictor<float>(table.data, table.split, space, devices, ids, mode,
-                                                          spec_names, recipe, &fits);
+  const auto model = hwnas::train_device_predictor<float, Space>(table.data, table.split, space, devices, ids, mode,
+                                                                 spec_names, recipe, &fits);
   for (const auto& f : fits) warn_if_diverged(f);
   hwnas::save_device_predictor(model, args.output);
 
@@ -281,6 +290,18 @@ int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, Tr
   }
   std::cout << text.str() << "saved " << args.output << "\n";
   return 0;
+}
+
+}  // namespace
+
+int run_train_devices(const DataArgs& data_args, const SpaceArgs& space_args, TrainArgs args,
+                      const DeviceTrainArgs& da, const Progress& progress, bool as_json) {
+  if (args.recipe.empty()) args.recipe = "default";
+  const auto recipe = make_recipe(args);
+  (void)hwnas::descriptor_mode_from_string(da.descriptor);  // before the space: a typo fails first
+  return std::visit(
+      [&](const auto& space) { return train_devices_in(space, data_args, args, recipe, da, progress, as_json); },
+      space_args.make_any());
 }
 
 void add_device_commands(CLI::App& app, int& status) {

@@ -359,18 +359,23 @@ int run_predict(const PredictOptions& o) {
                                      : "--device: --model " + o.model + " is a single-device model");
   }
   if (devices_model) {
-    const auto m = hwnas::load_device_predictor<float>(o.model);
-    o.model_space.check(m.space(), "--model", o.model);
-    const auto device = device_from_arg(o.device);
-    if (!m.find(device.name) && device.fingerprint.empty() && m.mode() != hwnas::DescriptorMode::spec) {
-      std::string known;
-      for (const auto& d : m.devices()) known += (known.empty() ? "" : ", ") + d.name;
-      throw hwnas::InvalidArgument("--device " + o.device + ": not a device of " + o.model + " (" + known +
-                                   "); for a new device pass @FILE with its fingerprint");
+    const auto with_model = [&](const auto& m) {
+      o.model_space.check(m.space(), "--model", o.model);
+      const auto device = device_from_arg(o.device);
+      if (!m.find(device.name) && device.fingerprint.empty() && m.mode() != hwnas::DescriptorMode::spec) {
+        std::string known;
+        for (const auto& d : m.devices()) known += (known.empty() ? "" : ", ") + d.name;
+        throw hwnas::InvalidArgument("--device " + o.device + ": not a device of " + o.model + " (" + known +
+                                     "); for a new device pass @FILE with its fingerprint");
+      }
+      const auto list = load_archs(o.arch, m.space());
+      print_predictions(m.predict(device, list.archs), list.ids, {{"model", o.model}, {"device", device.name}}, o.json);
+      return 0;
+    };
+    if (model_is_categorical(o.model)) {
+      return with_model(hwnas::load_device_predictor<float, CategoricalSpace>(o.model));
     }
-    const auto list = o.arch.load(m.space(), true);
-    print_predictions(m.predict(device, list.archs), list.ids, {{"model", o.model}, {"device", device.name}}, o.json);
-    return 0;
+    return with_model(hwnas::load_device_predictor<float>(o.model));
   }
   return with_ensemble(o.model, [&](const auto& predictor) {
     o.model_space.check(predictor.space(), "--model", o.model);

@@ -119,6 +119,38 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& sourc
 /// A value for an error message: lists and objects by their size only
 /// (dump() recurses, and a deeply nested input must not overflow the stack),
 /// long strings cut short.
+/// Calls take(value) for the JSON value of `text` (one value, possibly
+/// pretty-printed over many lines) or for each line of JSON lines: it is
+/// JSON lines when the first non-blank line is a whole value on its own. A
+/// FormatError that take throws for a line is given that line's number.
+template <class Take>
+void for_each_json_value(std::string_view text, const std::string& source, Take&& take) {
+  const std::size_t start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) throw FormatError(source, 0, 0, "file is empty");
+  const std::size_t first_end = std::min(text.find('\n', start), text.size());
+  const bool lines = nlohmann::json::accept(text.substr(start, first_end - start)) &&
+                     text.find_first_not_of(" \t\r\n", first_end) != std::string_view::npos;
+  if (!lines) {
+    take(parse_json(text, source));
+    return;
+  }
+  std::size_t line_no = 0, pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, end - pos);
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      const auto value = parse_json(line, source, line_no);
+      try {
+        take(value);
+      } catch (const FormatError& e) {
+        throw FormatError(source, line_no, 0, e.message());
+      }
+    }
+    pos = end + 1;
+  }
+}
+
 inline std::string json_brief(const nlohmann::json& v) {
   if (v.is_array()) return "a list of " + std::to_string(v.size()) + " values";
   if (v.is_object()) return "an object with " + std::to_string(v.size()) + " fields";
@@ -271,30 +303,9 @@ inline std::vector<Architecture> parse_arch_list(std::string_view text, const st
     }
     return out;
   }
-  // One object (possibly pretty-printed over many lines) or JSON lines: it is
-  // JSON lines when the first non-blank line is a whole value on its own.
-  const std::size_t first_end = std::min(text.find('\n', start), text.size());
-  const bool lines = nlohmann::json::accept(text.substr(start, first_end - start)) &&
-                     text.find_first_not_of(" \t\r\n", first_end) != std::string_view::npos;
-  if (!lines) {
-    out.push_back(arch_from_json(detail::parse_json(text, source), source));
-    return out;
-  }
-  std::size_t line_no = 0, pos = 0;
-  while (pos <= text.size()) {
-    const std::size_t end = std::min(text.find('\n', pos), text.size());
-    const std::string_view line = text.substr(pos, end - pos);
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-      const auto value = detail::parse_json(line, source, line_no);
-      try {
-        out.push_back(arch_from_json(value, source));
-      } catch (const FormatError& e) {
-        throw FormatError(source, line_no, 0, e.message());
-      }
-    }
-    pos = end + 1;
-  }
+  detail::for_each_json_value(text, source, [&](const nlohmann::json& value) {
+    out.push_back(arch_from_json(value, source));
+  });
   return out;
 }
 

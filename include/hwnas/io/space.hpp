@@ -205,42 +205,20 @@ inline nlohmann::ordered_json categorical_arch_to_json(const CategoricalArch& ar
 
 inline std::vector<CategoricalArch> parse_categorical_arch_list(std::string_view text, const CategoricalSpace& space,
                                                                 const std::string& source) {
-  const std::size_t start = text.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) throw FormatError(source, 0, 0, "file is empty");
   std::vector<CategoricalArch> out;
-  const std::size_t first_end = std::min(text.find('\n', start), text.size());
-  const bool lines = nlohmann::json::accept(text.substr(start, first_end - start)) &&
-                     text.find_first_not_of(" \t\r\n", first_end) != std::string_view::npos;
-  if (!lines) {
-    const auto value = detail::parse_json(text, source);
+  detail::for_each_json_value(text, source, [&](const nlohmann::json& value) {
     if (!value.is_array() || value.empty() || !value[0].is_array()) {
       out.push_back(categorical_arch_from_json(value, space, source));
-      return out;
+      return;
     }
-    for (std::size_t i = 0; i < value.size(); ++i) {
+    for (std::size_t i = 0; i < value.size(); ++i) {  // a list of architectures
       try {
         out.push_back(categorical_arch_from_json(value[i], space, source));
       } catch (const FormatError& e) {
         throw FormatError(source, 0, 0, "element " + std::to_string(i) + ": " + e.message());
       }
     }
-    return out;
-  }
-  std::size_t line_no = 0, pos = 0;
-  while (pos <= text.size()) {
-    const std::size_t end = std::min(text.find('\n', pos), text.size());
-    const std::string_view line = text.substr(pos, end - pos);
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-      const auto value = detail::parse_json(line, source, line_no);
-      try {
-        out.push_back(categorical_arch_from_json(value, space, source));
-      } catch (const FormatError& e) {
-        throw FormatError(source, line_no, 0, e.message());
-      }
-    }
-    pos = end + 1;
-  }
+  });
   return out;
 }
 

@@ -96,17 +96,20 @@ inline std::vector<double> raw_device_features(DescriptorMode mode, const Device
 }  // namespace detail
 
 /// A latency model over devices. Const members are thread-safe.
-template <class Scalar = float>
+template <class Scalar = float, class Space = MbConvSpace>
 class DevicePredictor {
  public:
+  using Arch = typename Space::arch_type;
+  using Predictor = LatencyPredictor<Scalar, Space>;
+
   /// `models`: for DescriptorMode::fingerprint one log-target predictor per
   /// device, in the order of `devices`; otherwise one predictor whose
   /// hardware features are hardware_features(device). `reference`: the
   /// architectures the fingerprints measure (needed by fingerprint and
   /// both). `features`: empty in fingerprint mode. InvalidArgument for
   /// inconsistent parts.
-  DevicePredictor(DescriptorMode mode, std::vector<Architecture> reference, std::vector<DeviceDescriptor> devices,
-                  DeviceFeatures features, std::vector<LatencyPredictor<Scalar>> models)
+  DevicePredictor(DescriptorMode mode, std::vector<Arch> reference, std::vector<DeviceDescriptor> devices,
+                  DeviceFeatures features, std::vector<Predictor> models)
       : mode_(mode),
         reference_(std::move(reference)),
         devices_(std::move(devices)),
@@ -128,7 +131,7 @@ class DevicePredictor {
                             " (expected " + std::to_string(want) + ")");
     }
     for (const auto& m : models_) {
-      if (m.space().options() != models_.front().space().options()) {
+      if (!(m.space() == models_.front().space())) {
         throw InvalidArgument("device predictor: the models search different spaces");
       }
     }
@@ -173,11 +176,11 @@ class DevicePredictor {
   }
 
   DescriptorMode mode() const noexcept { return mode_; }
-  std::span<const Architecture> reference() const noexcept { return reference_; }
+  std::span<const Arch> reference() const noexcept { return reference_; }
   std::span<const DeviceDescriptor> devices() const noexcept { return devices_; }
   const DeviceFeatures& features() const noexcept { return features_; }
-  std::span<const LatencyPredictor<Scalar>> models() const noexcept { return models_; }
-  const MbConvSpace& space() const noexcept { return models_.front().space(); }
+  std::span<const Predictor> models() const noexcept { return models_; }
+  const Space& space() const noexcept { return models_.front().space(); }
 
   /// Index of the training device called `name`.
   std::optional<std::size_t> find(std::string_view name) const {
@@ -201,14 +204,14 @@ class DevicePredictor {
   /// the fingerprint plus (archs, latencies), at least 3; every base's line
   /// is fitted in log space and the one with the smallest leave-one-out
   /// error (and a positive slope) wins.
-  DeviceMapping map(const DeviceDescriptor& target, std::span<const Architecture> archs = {},
+  DeviceMapping map(const DeviceDescriptor& target, std::span<const Arch> archs = {},
                     std::span<const double> latencies = {}) const {
     require_mode(DescriptorMode::fingerprint, "map");
     if (const auto i = find(target.name)) return {.base = *i, .samples = reference_.size()};
     check_device(target);
     detail::check_latencies(latencies, archs.size(), "calibration");
     if (!target.fingerprint.empty()) detail::check_fingerprint_size(target, reference_.size());
-    std::vector<Architecture> cal(archs.begin(), archs.end());
+    std::vector<Arch> cal(archs.begin(), archs.end());
     std::vector<double> y;
     if (!target.fingerprint.empty()) cal.insert(cal.end(), reference_.begin(), reference_.end());
     for (double v : latencies) y.push_back(std::log(v));
@@ -220,7 +223,7 @@ class DevicePredictor {
     DeviceMapping best;
     best.loo_rmse = std::numeric_limits<double>::infinity();
     for (std::size_t b = 0; b < models_.size(); ++b) {
-      std::vector<double> p = models_[b].predict(std::span<const Architecture>(cal));
+      std::vector<double> p = models_[b].predict(std::span<const Arch>(cal));
       for (double& v : p) v = std::log(v);
       const auto f = detail::fit_line(p, y);
       if (f.c > 0 && f.loo_rmse < best.loo_rmse) best = {b, f.a, f.c, f.loo_rmse, y.size()};
@@ -233,16 +236,16 @@ class DevicePredictor {
 
   /// A base predictor with a mapping folded into its target scaling: it
   /// predicts exp(intercept + slope * log base(x)).
-  LatencyPredictor<Scalar> mapped(const DeviceMapping& m) const {
+  Predictor mapped(const DeviceMapping& m) const {
     require_mode(DescriptorMode::fingerprint, "mapped");
-    LatencyPredictor<Scalar> p = models_.at(m.base);
+    Predictor p = models_.at(m.base);
     p.set_target_scaling(m.intercept + m.slope * p.target_mean(), m.slope * p.target_scale());
     return p;
   }
 
   /// Latencies (ms) of `archs` on `device` (a training device by name, or a
   /// new one by its descriptor).
-  std::vector<double> predict(const DeviceDescriptor& device, std::span<const Architecture> archs) const {
+  std::vector<double> predict(const DeviceDescriptor& device, std::span<const Arch> archs) const {
     if (mode_ == DescriptorMode::fingerprint) return mapped(map(device)).predict(archs);
     const auto i = find(device.name);
     const auto h = hardware_features(i ? devices_[*i] : device);
@@ -260,16 +263,17 @@ class DevicePredictor {
   }
 
   DescriptorMode mode_;
-  std::vector<Architecture> reference_;
+  std::vector<Arch> reference_;
   std::vector<DeviceDescriptor> devices_;
   DeviceFeatures features_;
-  std::vector<LatencyPredictor<Scalar>> models_;
+  std::vector<Predictor> models_;
 };
 
 /// A device's fingerprint: its latencies in `column` at the rows of the
 /// reference ids. InvalidArgument naming a missing id.
-inline std::vector<double> fingerprint_from(const Dataset& data, std::string_view column,
-                                            std::span<const std::int64_t> reference_ids) {
+template <class Arch>
+std::vector<double> fingerprint_from(const BasicDataset<Arch>& data, std::string_view column,
+                                     std::span<const std::int64_t> reference_ids) {
   const std::size_t c = data.column_index(column);
   std::vector<double> f;
   for (const auto id : reference_ids) f.push_back(data.latency(data.row_of_id(id), c));
@@ -281,22 +285,24 @@ inline std::vector<double> fingerprint_from(const Dataset& data, std::string_vie
 /// are kept in log space. `reference_ids`: the rows whose latencies become
 /// the devices' fingerprints. `spec_names`: the spec features of the
 /// conditioned modes. Deterministic for recipe.training.seed.
-template <class Scalar = float>
-DevicePredictor<Scalar> train_device_predictor(const Dataset& data, const Split& split, const MbConvSpace& space,
+template <class Scalar = float, class Space = MbConvSpace>
+DevicePredictor<Scalar, Space> train_device_predictor(const BasicDataset<typename Space::arch_type>& data,
+                                                      const Split& split, const Space& space,
                                                std::vector<DeviceDescriptor> devices,
                                                std::span<const std::int64_t> reference_ids,
                                                DescriptorMode mode = DescriptorMode::fingerprint,
                                                std::vector<std::string> spec_names = {},
                                                const Recipe& recipe = default_recipe(),
                                                std::vector<FitReport>* reports = nullptr) {
+  using Arch = typename Space::arch_type;
   if (devices.empty()) throw InvalidArgument("train_device_predictor: no devices");
-  std::vector<Architecture> reference;
+  std::vector<Arch> reference;
   if (mode != DescriptorMode::spec) {
     for (const auto id : reference_ids) reference.push_back(data.archs().at(data.row_of_id(id)));
     for (auto& d : devices) d.fingerprint = fingerprint_from(data, d.name, reference_ids);
   }
   auto archs_at = [&](const std::vector<std::size_t>& rows) {
-    std::vector<Architecture> a;
+    std::vector<Arch> a;
     for (auto r : rows) a.push_back(data.archs()[r]);
     return a;
   };
@@ -307,7 +313,7 @@ DevicePredictor<Scalar> train_device_predictor(const Dataset& data, const Split&
     return y;
   };
   const auto ta = archs_at(split.train), va = archs_at(split.validation);
-  std::vector<LatencyPredictor<Scalar>> models;
+  std::vector<LatencyPredictor<Scalar, Space>> models;
   std::vector<FitReport> fits;
   DeviceFeatures features;
   if (mode == DescriptorMode::fingerprint) {
@@ -316,7 +322,7 @@ DevicePredictor<Scalar> train_device_predictor(const Dataset& data, const Split&
     PredictorOptions po = recipe.predictor;
     po.target = TargetTransform::log_standardize;
     for (const auto& d : devices) {
-      LatencyPredictor<Scalar> p(space, po);
+      LatencyPredictor<Scalar, Space> p(space, po);
       fits.push_back(p.fit(ta, latencies_at(d, split.train), va, latencies_at(d, split.validation), training));
       models.push_back(std::move(p));
     }
@@ -338,7 +344,7 @@ DevicePredictor<Scalar> train_device_predictor(const Dataset& data, const Split&
       }
     }
     for (double& s : features.scale) s = s > 1e-24 ? std::sqrt(s) : 1.0;  // a constant feature stays 0
-    std::vector<Architecture> xa, xv;
+    std::vector<Arch> xa, xv;
     std::vector<double> ha, hv, ya, yv;
     for (std::size_t i = 0; i < devices.size(); ++i) {
       std::vector<double> h = raw[i];
@@ -353,13 +359,13 @@ DevicePredictor<Scalar> train_device_predictor(const Dataset& data, const Split&
     }
     PredictorOptions po = recipe.predictor;
     po.encoding.hardware_features = n;
-    LatencyPredictor<Scalar> p(space, po);
+    LatencyPredictor<Scalar, Space> p(space, po);
     fits.push_back(p.fit_with_hardware(xa, ha, ya, xv, hv, yv, recipe.training));
     models.push_back(std::move(p));
   }
   if (reports) *reports = std::move(fits);
-  return DevicePredictor<Scalar>(mode, std::move(reference), std::move(devices), std::move(features),
-                                 std::move(models));
+  return DevicePredictor<Scalar, Space>(mode, std::move(reference), std::move(devices), std::move(features),
+                                        std::move(models));
 }
 
 /// Few-shot adaptation to a new device (adapt_to_device).
@@ -389,21 +395,25 @@ struct AdaptReport {
 /// its fingerprint and N measured samples (N may be 0): the mapped base, or
 /// the fine-tuned bases when they do better on a hold-out of the samples.
 /// Deterministic for options.transfer.training.seed.
-template <class Scalar>
-PredictorEnsemble<Scalar> adapt_to_device(const DevicePredictor<Scalar>& model, const DeviceDescriptor& target,
-                                          std::span<const Architecture> archs, std::span<const double> latencies,
-                                          const AdaptOptions& options = AdaptOptions(), AdaptReport* report = nullptr) {
+template <class Scalar, class Space>
+PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, Space>& model,
+                                                 const DeviceDescriptor& target,
+                                                 std::span<const typename Space::arch_type> archs,
+                                                 std::span<const double> latencies,
+                                                 const AdaptOptions& options = AdaptOptions(),
+                                                 AdaptReport* report = nullptr) {
+  using Arch = typename Space::arch_type;
   if (!(options.holdout > 0 && options.holdout < 1)) {
     throw InvalidArgument("adapt_to_device: holdout must lie in (0, 1), found " + std::to_string(options.holdout));
   }
   AdaptReport rep;
   rep.mapping = model.map(target, archs, latencies);
   // The bases fine-tuned on samples plus the fingerprint.
-  auto fine_tune = [&](std::vector<Architecture> xa, std::vector<double> ya, TransferReport* tr) {
+  auto fine_tune = [&](std::vector<Arch> xa, std::vector<double> ya, TransferReport* tr) {
     xa.insert(xa.end(), model.reference().begin(), model.reference().end());
     ya.insert(ya.end(), target.fingerprint.begin(), target.fingerprint.end());
-    return fine_tune_from(model.models(), std::span<const Architecture>(xa), std::span<const double>(ya),
-                          options.transfer, tr);
+    return fine_tune_from<Scalar, Space>(model.models(), std::span<const Arch>(xa), std::span<const double>(ya),
+                                         options.transfer, tr);
   };
   const std::size_t n = archs.size();
   if (n >= options.fine_tune_samples && n >= 2 && !target.fingerprint.empty()) {
@@ -413,7 +423,7 @@ PredictorEnsemble<Scalar> adapt_to_device(const DevicePredictor<Scalar>& model, 
     rng.shuffle(std::span<std::size_t>(order));
     const auto n_hold = std::clamp<std::size_t>(
         static_cast<std::size_t>(std::llround(options.holdout * static_cast<double>(n))), 1, n - 1);
-    std::vector<Architecture> xt, xh;
+    std::vector<Arch> xt, xh;
     std::vector<double> yt, yh;
     for (std::size_t k = 0; k < n; ++k) {
       (k < n_hold ? xh : xt).push_back(archs[order[k]]);
@@ -423,7 +433,7 @@ PredictorEnsemble<Scalar> adapt_to_device(const DevicePredictor<Scalar>& model, 
     rep.fine_tuned_holdout_rmse = rmse(fine_tune(xt, yt, nullptr).predict(xh), yh);
     rep.fine_tuned = rep.fine_tuned_holdout_rmse < rep.mapped_holdout_rmse;
   }
-  std::vector<LatencyPredictor<Scalar>> members;
+  std::vector<LatencyPredictor<Scalar, Space>> members;
   if (rep.fine_tuned) {
     const auto tuned = fine_tune({archs.begin(), archs.end()}, {latencies.begin(), latencies.end()}, &rep.transfer);
     members.assign(tuned.members().begin(), tuned.members().end());
@@ -431,7 +441,7 @@ PredictorEnsemble<Scalar> adapt_to_device(const DevicePredictor<Scalar>& model, 
     members.push_back(model.mapped(rep.mapping));
   }
   if (report) *report = std::move(rep);
-  return PredictorEnsemble<Scalar>(std::move(members));
+  return PredictorEnsemble<Scalar, Space>(std::move(members));
 }
 
 }  // namespace hwnas

@@ -79,24 +79,25 @@ PredictorEnsemble<Scalar, Space> ensemble_from_bytes(std::string_view bytes, con
 template <class Scalar = float, class Space = MbConvSpace>
 PredictorEnsemble<Scalar, Space> load_ensemble(const std::filesystem::path& path);
 
-/// The family of the space a predictor or ensemble file holds (its first
-/// member's): "mobilenet-v3" or "proxyless" (an MbConvSpace), "categorical"
+/// The family of the space a model file holds (an ensemble's or
+/// multi-device model's first member's): "mobilenet-v3" or "proxyless" (an MbConvSpace), "categorical"
 /// (a CategoricalSpace). What a program checks before choosing `Space`.
 inline std::string model_space_family(const std::filesystem::path& path);
 
 /// The bytes of a model file holding a DevicePredictor (kind
 /// `latency-devices`: its mode, reference architectures, device records,
 /// conditioning features and models).
-template <class Scalar>
-std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model);
+template <class Scalar, class Space>
+std::string device_predictor_to_bytes(const DevicePredictor<Scalar, Space>& model);
 /// device_predictor_to_bytes() written atomically to `path`.
-template <class Scalar>
-void save_device_predictor(const DevicePredictor<Scalar>& model, const std::filesystem::path& path);
+template <class Scalar, class Space>
+void save_device_predictor(const DevicePredictor<Scalar, Space>& model, const std::filesystem::path& path);
 /// Rebuilds a DevicePredictor; FormatError naming the source and the field.
-template <class Scalar = float>
-DevicePredictor<Scalar> device_predictor_from_bytes(std::string_view bytes, const std::string& source = "<input>");
-template <class Scalar = float>
-DevicePredictor<Scalar> load_device_predictor(const std::filesystem::path& path);
+template <class Scalar = float, class Space = MbConvSpace>
+DevicePredictor<Scalar, Space> device_predictor_from_bytes(std::string_view bytes,
+                                                           const std::string& source = "<input>");
+template <class Scalar = float, class Space = MbConvSpace>
+DevicePredictor<Scalar, Space> load_device_predictor(const std::filesystem::path& path);
 
 // ---------------------------------------------------------------------------
 
@@ -376,6 +377,32 @@ class PredictorFieldReader {
   std::size_t n_params_ = 0, n_linear_ = 0;
 };
 
+// A multi-device model's reference architectures as integers: OFA's spec
+// as ks, e, d, r; a categorical architecture as its choice indices.
+inline void append_arch_ints(std::vector<std::int64_t>& out, const Architecture& a) {
+  out.insert(out.end(), a.ks.begin(), a.ks.end());
+  out.insert(out.end(), a.e.begin(), a.e.end());
+  out.insert(out.end(), a.d.begin(), a.d.end());
+  out.push_back(a.r);
+}
+inline void append_arch_ints(std::vector<std::int64_t>& out, const CategoricalArch& a) {
+  out.insert(out.end(), a.begin(), a.end());
+}
+inline std::size_t arch_int_count(const MbConvSpace& s) { return 2 * s.num_slots() + s.num_stages() + 1; }
+inline std::size_t arch_int_count(const CategoricalSpace& s) { return s.size(); }
+inline Architecture arch_from_ints(const MbConvSpace& s, std::span<const std::int64_t> v) {
+  const std::size_t slots = s.num_slots(), stages = s.num_stages();
+  Architecture a;
+  for (std::size_t j = 0; j < slots; ++j) a.ks.push_back(static_cast<int>(v[j]));
+  for (std::size_t j = 0; j < slots; ++j) a.e.push_back(static_cast<int>(v[slots + j]));
+  for (std::size_t j = 0; j < stages; ++j) a.d.push_back(static_cast<int>(v[2 * slots + j]));
+  a.r = static_cast<int>(v.back());
+  return a;
+}
+inline CategoricalArch arch_from_ints(const CategoricalSpace&, std::span<const std::int64_t> v) {
+  return CategoricalArch(v.begin(), v.end());
+}
+
 inline constexpr std::string_view kPredictorKind = "latency-mlp";
 inline constexpr std::string_view kEnsembleKind = "latency-ensemble";
 inline constexpr std::string_view kDevicesKind = "latency-devices";
@@ -464,17 +491,12 @@ PredictorEnsemble<Scalar, Space> load_ensemble(const std::filesystem::path& path
 }
 
 
-template <class Scalar>
-std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model) {
+template <class Scalar, class Space>
+std::string device_predictor_to_bytes(const DevicePredictor<Scalar, Space>& model) {
   detail::ModelWriter w(detail::kDevicesKind);
   w.string("mode", to_string(model.mode()));
   std::vector<std::int64_t> ref;
-  for (const auto& a : model.reference()) {
-    ref.insert(ref.end(), a.ks.begin(), a.ks.end());
-    ref.insert(ref.end(), a.e.begin(), a.e.end());
-    ref.insert(ref.end(), a.d.begin(), a.d.end());
-    ref.push_back(a.r);
-  }
+  for (const auto& a : model.reference()) detail::append_arch_ints(ref, a);
   w.int64("reference.count", static_cast<std::int64_t>(model.reference().size()));
   w.int64_list("reference.archs", std::span<const std::int64_t>(ref));
   w.int64("devices", static_cast<std::int64_t>(model.devices().size()));
@@ -498,13 +520,13 @@ std::string device_predictor_to_bytes(const DevicePredictor<Scalar>& model) {
   return std::move(w).finish();
 }
 
-template <class Scalar>
-void save_device_predictor(const DevicePredictor<Scalar>& model, const std::filesystem::path& path) {
+template <class Scalar, class Space>
+void save_device_predictor(const DevicePredictor<Scalar, Space>& model, const std::filesystem::path& path) {
   detail::write_file_atomic(path, device_predictor_to_bytes(model));
 }
 
-template <class Scalar>
-DevicePredictor<Scalar> device_predictor_from_bytes(std::string_view bytes, const std::string& source) {
+template <class Scalar, class Space>
+DevicePredictor<Scalar, Space> device_predictor_from_bytes(std::string_view bytes, const std::string& source) {
   detail::ModelReader r(bytes, source);
   detail::read_kind(r, {detail::kDevicesKind});
   DescriptorMode mode{};
@@ -541,38 +563,34 @@ DevicePredictor<Scalar> device_predictor_from_bytes(std::string_view bytes, cons
   for (std::size_t i = 0; i < n_models; ++i) fields.emplace_back(r, detail::member_prefix(i));
   const auto ref = r.int64_list("reference.archs");
   r.check_all_used();
-  std::vector<LatencyPredictor<Scalar>> models;
-  for (auto& f : fields) models.push_back(f.template build<Scalar>());
-  const std::size_t slots = models.front().space().num_slots(), stages = models.front().space().num_stages();
-  const std::size_t per = 2 * slots + stages + 1;
+  std::vector<LatencyPredictor<Scalar, Space>> models;
+  for (auto& f : fields) models.push_back(f.template build<Scalar, Space>());
+  const std::size_t per = detail::arch_int_count(models.front().space());
   if (ref.size() != n_ref * per) {
     r.fail("field 'reference.archs': " + std::to_string(ref.size()) + " values for " + std::to_string(n_ref) +
            " architectures of " + std::to_string(per));
   }
-  std::vector<Architecture> reference(n_ref);
+  std::vector<typename Space::arch_type> reference;
   for (std::size_t k = 0; k < n_ref; ++k) {
-    auto at = [&](std::size_t j) {
-      const std::int64_t v = ref[k * per + j];
-      if (v < 0 || v > 1 << 20) r.fail("field 'reference.archs'[" + std::to_string(k * per + j) + "] = " + std::to_string(v));
-      return static_cast<int>(v);
-    };
-    auto& a = reference[k];
-    for (std::size_t j = 0; j < slots; ++j) a.ks.push_back(at(j));
-    for (std::size_t j = 0; j < slots; ++j) a.e.push_back(at(slots + j));
-    for (std::size_t j = 0; j < stages; ++j) a.d.push_back(at(2 * slots + j));
-    a.r = at(per - 1);
+    const auto values = std::span<const std::int64_t>(ref).subspan(k * per, per);
+    for (std::size_t j = 0; j < per; ++j) {
+      if (values[j] < 0 || values[j] > 1 << 20) {
+        r.fail("field 'reference.archs'[" + std::to_string(k * per + j) + "] = " + std::to_string(values[j]));
+      }
+    }
+    reference.push_back(detail::arch_from_ints(models.front().space(), values));
   }
   try {
-    return DevicePredictor<Scalar>(mode, std::move(reference), std::move(devices), std::move(features),
-                                   std::move(models));
+    return DevicePredictor<Scalar, Space>(mode, std::move(reference), std::move(devices), std::move(features),
+                                          std::move(models));
   } catch (const InvalidArgument& e) {
     r.fail(std::string("invalid multi-device model: ") + e.what());
   }
 }
 
-template <class Scalar>
-DevicePredictor<Scalar> load_device_predictor(const std::filesystem::path& path) {
-  return device_predictor_from_bytes<Scalar>(detail::read_file(path), path.string());
+template <class Scalar, class Space>
+DevicePredictor<Scalar, Space> load_device_predictor(const std::filesystem::path& path) {
+  return device_predictor_from_bytes<Scalar, Space>(detail::read_file(path), path.string());
 }
 
 /// The kind of a model file: "latency-mlp", "latency-ensemble" or
@@ -591,7 +609,7 @@ LatencyPredictor<Scalar, Space> load_predictor(const std::filesystem::path& path
 inline std::string model_space_family(const std::filesystem::path& path) {
   const std::string bytes = detail::read_file(path);
   detail::ModelReader r(bytes, path.string());
-  const std::string kind = detail::read_kind(r, {detail::kPredictorKind, detail::kEnsembleKind});
+  const std::string kind = detail::read_kind(r, {detail::kPredictorKind, detail::kEnsembleKind, detail::kDevicesKind});
   return r.string(kind == detail::kPredictorKind ? "space.family" : detail::member_prefix(0) + "space.family");
 }
 
