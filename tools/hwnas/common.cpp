@@ -21,8 +21,8 @@
 #include "hwnas/io/lut.hpp"
 #include "hwnas/io/space.hpp"
 #include "hwnas/predictor/model_file.hpp"
-#include "hwnas/space/fbnet_space.hpp"
 #include "hwnas/search/evolution.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 
 namespace hwnas_cli {
 
@@ -249,7 +249,9 @@ void DataArgs::add_to(CLI::App& cmd, bool split_all, bool target_required) {
 }
 
 BasicArchList<CategoricalArch> ArchArgs::load(const CategoricalSpace& space) const {
-  if (image_size > 0) throw hwnas::InvalidArgument("--image-size: only for an OFA net.config, not for space " + space.name());
+  if (image_size > 0) {
+    throw hwnas::InvalidArgument("--image-size: only for an OFA net.config, not for space " + space.name());
+  }
   BasicArchList<CategoricalArch> out;
   if (arch.empty() || arch[0] != '@') {
     out.archs = hwnas::parse_categorical_arch_list(arch, space, "--arch");
@@ -263,7 +265,9 @@ BasicArchList<CategoricalArch> ArchArgs::load(const CategoricalSpace& space) con
   return out;  // every form checks each choice against the space
 }
 
-std::vector<Architecture> read_archs(const MbConvSpace&, const std::string& path) { return hwnas::read_arch_file(path); }
+std::vector<Architecture> read_archs(const MbConvSpace&, const std::string& path) {
+  return hwnas::read_arch_file(path);
+}
 
 std::vector<CategoricalArch> read_archs(const CategoricalSpace& space, const std::string& path) {
   return hwnas::read_categorical_arch_file(path, space);

@@ -94,8 +94,8 @@ struct SpaceArgs {
   MbConvSpace make(const char* who = "this command") const;
 };
 
-/// The space a model file holds: "categorical" or an MBConv family
-/// (model_space_family), so that a command loads it with the right type.
+/// Whether the model file holds a categorical space (model_space_family),
+/// so that a command loads it with the right type.
 bool model_is_categorical(const std::string& path);
 
 /// --space and --width of a command that loads a model (eval, predict,

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from report_format import TIME_SCALE, Report, bench_rows, fmt, mark, med, seconds, value_range
-from report_studies import cpu_devices, cpu_study, finetune, generalisation, search_comparison
+from report_studies import cpu_devices, cpu_study, fbnet_devices, finetune, generalisation, search_comparison
 from results_data import LABEL, MODELS, OUTLIER_PCT, PEERS, Accuracy, Run, apes, fail, load, pareto_series
 
 def intro(r):
@@ -385,6 +385,7 @@ def main():
     generalisation(r)
     cpu_devices(r)
     cpu_study(r)
+    fbnet_devices(r)
     search = search_comparison(r)
     machine(r, ctx)
     plot_links(r, search)

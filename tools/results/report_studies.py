@@ -136,6 +136,66 @@ def generalisation(r):
                 not bad20, ("all" if not bad20 else "fails: " + ", ".join(bad20)) + f"; mean ratio {mean20:.2f}")
 
 
+def fbnet_devices(r):
+    if not os.path.exists(r.path("fbnet_devices.json")):
+        return
+    fj = load(r.path("fbnet_devices.json"))
+    r.w("## FBNet: HELP's 13 devices\n")
+    r.w("The FBNet space (`--space fbnet`: 22 layers of 9 operations) with HELP's measurements of 5000 "
+        "architectures (`help-fbnet/fbnet_latency.csv`): each column's `default_recipe()` model in log space, "
+        "trained on the benchmark split's train rows (with its validation rows), scored on its test rows without "
+        f"HELP's {len(fj['reference_ids'])} reference architectures ({fj['test_rows']} rows; "
+        "`experiments/fbnet_devices --full`). The phones' latencies are whole milliseconds.\n")
+    r.w("| column | RMSE % | MAPE % | Kendall | Spearman |")
+    r.w("|---|---:|---:|---:|---:|")
+    for c, m in fj["per_device"].items():
+        r.w(f"| {c} | {m['rmse_pct']:.2f} | {m['mape']:.2f} | {m['kendall']:.3f} | {m['spearman']:.3f} |")
+    r.w("")
+    cols = list(fj["columns"])
+    r.w("Leave one device out (a GPU with all three batch sizes): a `DevicePredictor` of the other devices' "
+        "columns predicts each held-out column from its fingerprint (its latencies of the reference "
+        f"architectures) and N samples of its train rows (seeds {', '.join(map(str, fj['seeds']))}): "
+        "**fingerprint** (the base whose line in log space fits best, leave-one-out), **finetune** "
+        "(`fine_tune_from` on the samples plus the fingerprint), **adapt** (`adapt_to_device`, what `hwnas adapt` "
+        "does); **trivial**: the other device whose fingerprint ranks the references most alike, its own "
+        f"measurements mapped by a line through the fingerprint. Means over the {len(cols)} held-out columns:\n")
+    r.w("| N | fingerprint: RMSE % / Kendall / Spearman | finetune: RMSE % / Kendall / Spearman | "
+        "adapt: RMSE % / Spearman |")
+    r.w("|---:|---|---|---|")
+    for p in fj["mean_over_held_out_columns"]:
+        fp, ft, ad = p["fingerprint"], p["finetune"], p["adapt"]
+        r.w(f"| {p['n']} | {fp['rmse_pct']:.2f} / {fp['kendall']:.3f} / {fp['spearman']:.3f} | "
+            f"{ft['rmse_pct']:.2f} / {ft['kendall']:.3f} / {ft['spearman']:.3f} | "
+            f"{ad['rmse_pct']:.2f} / {ad['spearman']:.3f} |")
+    triv = [fj["columns"][c]["trivial"] for c in cols]
+    r.w(f"| trivial | {statistics.mean(t['rmse_pct'] for t in triv):.2f} / "
+        f"{statistics.mean(t['kendall'] for t in triv):.3f} / {statistics.mean(t['spearman'] for t in triv):.3f} "
+        "| | |")
+    r.w("")
+    r.w("Per held-out column at N = 10 (RMSE %, Spearman in brackets; the base fingerprint chose for the first "
+        "seed):\n")
+    r.w("| column | trivial | fingerprint | finetune | adapt | base |")
+    r.w("|---|---:|---:|---:|---:|---|")
+    for c in cols:
+        col = fj["columns"][c]
+        pt = next((p for p in col["curve"] if p["n"] == 10), None)
+        if pt is None:
+            continue
+        cell = lambda m: f"{m['rmse_pct']:.2f} ({m['spearman']:.3f})"
+        r.w(f"| {c} | {cell(col['trivial'])} ({col['trivial']['device']}) | {cell(pt['fingerprint'])} | "
+            f"{cell(pt['finetune'])} | {cell(pt['adapt'])} | {pt['bases_per_seed'][0]} |")
+    r.w("")
+    r.w(f"Run time {fj['seconds'] / 60:.1f} min on one core.\n")
+    at10 = next((p for p in fj["mean_over_held_out_columns"] if p["n"] == 10), None)
+    if at10:
+        best = min(("fingerprint", "finetune", "adapt"), key=lambda k: at10[k]["rmse_pct"])
+        r.check("FBNet, fingerprint + 10 samples: mean Spearman ≥ 0.95 over held-out devices",
+                at10["adapt"]["spearman"] >= 0.95,
+                f"adapt {at10['adapt']['spearman']:.3f}; best strategy by RMSE: {best}")
+        r.check("FBNet, fingerprint + 10 samples: mean RMSE ≤ 4 % over held-out devices",
+                at10["adapt"]["rmse_pct"] <= 4, f"adapt {at10['adapt']['rmse_pct']:.2f} %")
+
+
 def cpu_devices(r):
     if not os.path.exists(r.path("cpu_devices.json")):
         return

@@ -27,7 +27,9 @@
 #   5. experiments/finetune_curve --full (fine-tuning to a new device from N
 #      samples), experiments/search_comparison --full (OFA's search with the
 #      LUT, an MLP, memoisation, a margin), experiments/generalisation --full
-#      (leave one GPU out, new devices from a fingerprint and N samples) and
+#      (leave one GPU out, new devices from a fingerprint and N samples),
+#      experiments/fbnet_devices --full (the FBNet space on HELP's 13
+#      devices: per-device models, leave one device out) and
 #      experiments/cpu_devices (one process at a time: it times networks);
 #   6. report.py writes docs/results.md (tables, targets met or not, machine)
 #      and plots.py the figures it links in docs/plots/ (matplotlib).
@@ -44,6 +46,7 @@
 #   SKIP_GENERALISATION=1   leave out experiments/generalisation and cpu_devices
 #   FINETUNE_JSON=FILE   use this output of experiments/finetune_curve instead of running it
 #   GENERALISATION_JSON=FILE   the same for experiments/generalisation --full
+#   SKIP_FBNET=1   leave out experiments/fbnet_devices; FBNET_JSON=FILE   use this output of it instead
 #   REPORT_ONLY=1   rewrite docs/results.md and docs/plots/ from the raw outputs of the
 #                   last run (build-bench/results/) without measuring anything
 #   CPU_N=4000 CPU_SMALL=700 CPU_TEST=200 CPU_WARMUP=2 CPU_REPEATS=8
@@ -124,7 +127,7 @@ cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DHWNAS_BUIL
 say "building hwnas, bench/predictor, bench/tune, bench/search and the experiments"
 cmake --build "$BUILD" --parallel "$NCPU" --target hwnas_cli hwnas_bench_predictor hwnas_bench_tune hwnas_bench_search \
   hwnas_experiment_finetune_curve hwnas_experiment_search_comparison hwnas_experiment_generalisation \
-  hwnas_experiment_cpu_devices \
+  hwnas_experiment_cpu_devices hwnas_experiment_fbnet_devices \
   >"$BUILD/results-build.log" 2>&1 || { tail -n 40 "$BUILD/results-build.log" >&2; die "build failed (log: $BUILD/results-build.log)"; }
 HWNAS=$BUILD/tools/hwnas
 for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune" "$BUILD/bench/search"; do
@@ -312,6 +315,16 @@ else
   "$EXPERIMENTS/generalisation" "$CSV" --full --out "$WORK/generalisation.json" 2>"$WORK/logs/generalisation.log" ||
     die "experiments/generalisation failed (log: $WORK/logs/generalisation.log)"
 fi
+if [[ -n ${FBNET_JSON:-} ]]; then
+  say "FBNet devices: $FBNET_JSON (FBNET_JSON)"
+  cp "$FBNET_JSON" "$WORK/fbnet_devices.json"
+elif [[ ${SKIP_FBNET:-0} == 1 ]]; then
+  say "SKIP_FBNET=1: no FBNet study"
+else
+  say "FBNet devices: experiments/fbnet_devices --full (13 devices, leave one out, N = 0..50, 3 seeds; ~6 min)"
+  "$EXPERIMENTS/fbnet_devices" "$DATA_DIR/help-fbnet/fbnet_latency.csv" --full --out "$WORK/fbnet_devices.json" \
+    2>"$WORK/logs/fbnet_devices.log" || die "experiments/fbnet_devices failed (log: $WORK/logs/fbnet_devices.log)"
+fi
 if [[ ${SKIP_GENERALISATION:-0} != 1 ]]; then
   say "CPU devices: experiments/cpu_devices (batch 1 and 4 on this CPU; ~1 min)"
   "$EXPERIMENTS/cpu_devices" -o "$WORK/cpu_devices" --out "$WORK/cpu_devices.json" 2>"$WORK/logs/cpu_devices.log" ||
@@ -340,6 +353,9 @@ if [[ ${REPORT_ONLY:-0} == 1 && -n ${FINETUNE_JSON:-} ]]; then
 fi
 if [[ ${REPORT_ONLY:-0} == 1 && -n ${GENERALISATION_JSON:-} ]]; then
   cp "$GENERALISATION_JSON" "$WORK/generalisation.json"
+fi
+if [[ ${REPORT_ONLY:-0} == 1 && -n ${FBNET_JSON:-} ]]; then
+  cp "$FBNET_JSON" "$WORK/fbnet_devices.json"
 fi
 
 # ------------------------------------------------------------- run settings ---
