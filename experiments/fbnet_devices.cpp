@@ -17,11 +17,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "experiment_args.hpp"
+#include "held_out_rows.hpp"
 #include "seed_mean.hpp"
 
 namespace {
@@ -96,19 +96,11 @@ int run(int argc, char** argv) {
   const Data data = Data::read_csv(opt.csv, space.columns());
   const auto split = hwnas::benchmark_split(data);
   const auto reference_ids = hwnas::read_reference_ids(opt.reference);
-  std::set<std::size_t> reference_rows;
   std::vector<CategoricalArch> reference;
-  for (const auto id : reference_ids) {
-    reference_rows.insert(data.row_of_id(id));
-    reference.push_back(data.archs()[data.row_of_id(id)]);
-  }
-  std::vector<std::size_t> test_rows, pool;
-  for (auto r : split.test) {
-    if (!reference_rows.contains(r)) test_rows.push_back(r);
-  }
-  for (auto r : split.train) {
-    if (!reference_rows.contains(r)) pool.push_back(r);
-  }
+  for (const auto id : reference_ids) reference.push_back(data.archs()[data.row_of_id(id)]);
+  const auto rows = hwnas_experiment::rows_without_reference(data, split, reference_ids);
+  const auto& test_rows = rows.test;
+  const auto& pool = rows.pool;
   const Data test = data.subset(test_rows);
 
   // Every column's base in log space, trained once (a fingerprint model's

@@ -38,13 +38,13 @@
 #include <hwnas/io/json.hpp>
 
 #include "experiment_args.hpp"
+#include "held_out_rows.hpp"
 #include "seed_mean.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,15 +101,9 @@ int run(int argc, char** argv) {
   const auto split = hwnas::benchmark_split(data);
   const auto space = hwnas::MbConvSpace::ofa_mobilenet_v3(1.2);  // HELP's networks come from the w1.2 supernet
   const auto reference_ids = hwnas::read_reference_ids(opt.reference);
-  std::set<std::size_t> reference_rows;
-  for (const auto id : reference_ids) reference_rows.insert(data.row_of_id(id));
-  std::vector<std::size_t> test_rows, pool;
-  for (auto r : split.test) {
-    if (!reference_rows.contains(r)) test_rows.push_back(r);
-  }
-  for (auto r : split.train) {
-    if (!reference_rows.contains(r)) pool.push_back(r);
-  }
+  const auto rows = hwnas_experiment::rows_without_reference(data, split, reference_ids);
+  const auto& test_rows = rows.test;
+  const auto& pool = rows.pool;
   const auto test = data.subset(test_rows);
   const auto train = data.subset(split.train), val = data.subset(split.validation);
 
