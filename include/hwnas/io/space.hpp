@@ -176,13 +176,9 @@ inline CategoricalArch categorical_arch_from_json(const nlohmann::json& v, const
     }
     arch[i] = text.empty() ? -1 : space.choice_index(i, text);
     if (arch[i] < 0) {
-      std::string choices;
-      for (std::size_t j = 0; j < space.decisions()[i].choices.size(); ++j) {
-        choices += (j ? ", " : "") + space.choice_text(i, j);
-      }
       throw FormatError(source, 0, 0,
                         "decision '" + space.decisions()[i].name + "' (index " + std::to_string(i) + "): " +
-                            detail::json_brief(cell) + " is not one of its choices {" + choices + "}");
+                            detail::json_brief(cell) + " is not one of its choices " + space.choices_text(i));
     }
   }
   return arch;

@@ -58,6 +58,23 @@ using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
 template <class Scalar>
 using FeatureMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+namespace detail {
+
+/// Whether a batch's `given` hardware values are one row per architecture
+/// (true) or one row for all (false); ShapeMismatch for anything else (none
+/// is allowed: the per-architecture check then reports it).
+inline bool hardware_per_row(std::size_t hw, std::size_t batch, std::size_t given) {
+  const bool per_row = hw > 0 && given == batch * hw && batch > 1;
+  if (given != 0 && given != hw && !per_row) {
+    throw ShapeMismatch("encoding: " + std::to_string(given) + " hardware values for a batch of " +
+                        std::to_string(batch) + "; expected " + std::to_string(hw) + " or " +
+                        std::to_string(hw * batch));
+  }
+  return per_row;
+}
+
+}  // namespace detail
+
 /// Turns architectures of one MbConvSpace into feature vectors. Layout:
 /// [kernel one-hot per slot | expand one-hot per slot | resolution | hardware].
 /// Immutable after construction; const members are thread-safe.
@@ -199,12 +216,7 @@ template <class Scalar>
 FeatureMatrix<Scalar> Encoder::encode_batch(std::span<const Architecture> archs,
                                             std::span<const double> hardware) const {
   const std::size_t hw = options_.hardware_features;
-  const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
-  if (!hardware.empty() && hardware.size() != hw && !per_row) {
-    throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) +
-                        " hardware values for a batch of " + std::to_string(archs.size()) +
-                        "; expected " + std::to_string(hw) + " or " + std::to_string(hw * archs.size()));
-  }
+  const bool per_row = detail::hardware_per_row(hw, archs.size(), hardware.size());
   FeatureMatrix<Scalar> m(static_cast<Eigen::Index>(archs.size()), static_cast<Eigen::Index>(dim()));
   for (std::size_t i = 0; i < archs.size(); ++i) {
     const auto row_hw = per_row ? hardware.subspan(i * hw, hw) : hardware;
@@ -363,12 +375,7 @@ class SpaceEncoder {
   template <class Scalar = float>
   FeatureMatrix<Scalar> encode_batch(std::span<const arch_type> archs, std::span<const double> hardware = {}) const {
     const std::size_t hw = options_.hardware_features;
-    const bool per_row = hw > 0 && hardware.size() == archs.size() * hw && archs.size() > 1;
-    if (!hardware.empty() && hardware.size() != hw && !per_row) {
-      throw ShapeMismatch("encoding: " + std::to_string(hardware.size()) + " hardware values for a batch of " +
-                          std::to_string(archs.size()) + "; expected " + std::to_string(hw) + " or " +
-                          std::to_string(hw * archs.size()));
-    }
+    const bool per_row = detail::hardware_per_row(hw, archs.size(), hardware.size());
     FeatureMatrix<Scalar> m = FeatureMatrix<Scalar>::Zero(static_cast<Eigen::Index>(archs.size()),
                                                           static_cast<Eigen::Index>(dim()));
     for (std::size_t i = 0; i < archs.size(); ++i) {

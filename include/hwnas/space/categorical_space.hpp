@@ -117,6 +117,12 @@ class CategoricalSpace {
     const Decision& d = decisions_.at(i);
     return d.labels.empty() ? detail::format_double(d.choices.at(j)) : d.labels.at(j);
   }
+  /// Decision i's choices as text, "{k3_e1, k3_e1_g2, ...}" (for messages).
+  std::string choices_text(std::size_t i) const {
+    std::string out = "{";
+    for (std::size_t j = 0; j < decisions_.at(i).choices.size(); ++j) out += (j ? ", " : "") + choice_text(i, j);
+    return out + "}";
+  }
   /// The index of `text` among decision i's choices: a label, or a number
   /// equal to a choice value; -1 when neither.
   int choice_index(std::size_t i, std::string_view text) const;
@@ -198,13 +204,7 @@ class ArchColumns<CategoricalArch> {
     CategoricalArch arch(space_->size());
     for (std::size_t i = 0; i < arch.size(); ++i, row.next()) {
       arch[i] = space_->choice_index(i, row.text());
-      if (arch[i] < 0) {
-        std::string choices;
-        for (std::size_t j = 0; j < space_->decisions()[i].choices.size(); ++j) {
-          choices += (j ? ", " : "") + space_->choice_text(i, j);
-        }
-        row.fail("'" + std::string(row.text()) + "' is not one of its choices {" + choices + "}");
-      }
+      if (arch[i] < 0) row.fail("'" + std::string(row.text()) + "' is not one of its choices " + space_->choices_text(i));
     }
     return arch;
   }
