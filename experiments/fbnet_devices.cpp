@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -122,6 +123,9 @@ int run(int argc, char** argv) {
   out["seeds"] = opt.seeds;
   out["per_device"] = per_device;
 
+  hwnas::Rng random_rng(7);
+  std::vector<CategoricalArch> random_archs;
+  for (int i = 0; i < 2000; ++i) random_archs.push_back(space.sample(random_rng));
   std::map<std::size_t, std::map<std::string, SeedMean>> overall;  // n -> strategy -> every held-out column
   for (const auto& held : opt.held_out) {
     std::vector<DeviceDescriptor> train_devices;
@@ -153,6 +157,7 @@ int run(int argc, char** argv) {
       col["trivial"]["device"] = nearest;
       std::map<std::size_t, std::map<std::string, SeedMean>> curve;
       std::map<std::size_t, Json> chosen_base;
+      double lowest_prediction = std::numeric_limits<double>::infinity();
       for (const auto seed : opt.seeds) {
         const auto subset = hwnas::random_subset(pool, opt.samples.back(), seed);
         for (const auto n : opt.samples) {
@@ -166,6 +171,14 @@ int run(int argc, char** argv) {
             overall[n][name].add(m);
           };
           add("fingerprint", model.mapped(mapping).evaluate(test.archs(), y_test));
+          const auto blend = model.blended(model.blend(device, samples.archs(), ya));
+          add("blend", blend.evaluate(test.archs(), y_test));
+          // A blend may weigh bases negatively: its smallest prediction over
+          // the test rows and random architectures, against the smallest measured.
+          const auto p_test = blend.predict(test.archs());
+          const auto p_random = blend.predict(random_archs);
+          lowest_prediction = std::min({lowest_prediction, *std::min_element(p_test.begin(), p_test.end()),
+                                        *std::min_element(p_random.begin(), p_random.end())});
           std::vector<CategoricalArch> xa = samples.archs();
           std::vector<double> yf = ya;
           xa.insert(xa.end(), reference.begin(), reference.end());
@@ -188,6 +201,9 @@ int run(int argc, char** argv) {
         points.push_back(point);
       }
       col["curve"] = points;
+      col["lowest_blend_prediction"] = lowest_prediction;
+      const auto measured = data.column(target);
+      col["lowest_measured"] = *std::min_element(measured.begin(), measured.end());
       out["columns"][target] = col;
       clock.progress(target + " held out");
     }

@@ -197,6 +197,7 @@ int run(int argc, char** argv) {
           const auto mapping = model.map(device, samples.archs(), ya);
           chosen_base[n].push_back(train_devices[mapping.base].name);
           curve[n]["fingerprint"].add(model.mapped(mapping).evaluate(test.archs(), y_test));
+          curve[n]["blend"].add(model.blended(model.blend(device, samples.archs(), ya)).evaluate(test.archs(), y_test));
           if (n >= 5) {
             std::vector<Architecture> xa = samples.archs();
             std::vector<double> yf = ya;

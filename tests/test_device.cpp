@@ -176,12 +176,19 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
   CHECK(m.slope == doctest::Approx(1.5).epsilon(0.1));
   const auto test = sample_archs(space, 200, 9);
   const auto truth = latencies(test, target);
-  const auto mapped = model.mapped(m);
+  const auto line = evaluate(model.mapped(m).predict(test), truth);
+  MESSAGE("new device from its fingerprint, one base: RMSE " << line.rmse_pct << " %, slope " << m.slope);
+  CHECK(line.rmse_pct < 5.0);
+  // predict() blends the bases: nearly all weight on the base it is a power of.
+  const auto blend = model.blend(fresh);
+  CHECK(blend.samples == 10);
+  CHECK(blend.weights.size() == 2);
   const auto direct = model.predict(fresh, test);
   const auto metrics = evaluate(direct, truth);
-  MESSAGE("new device from its fingerprint: RMSE " << metrics.rmse_pct << " %, slope " << m.slope);
+  MESSAGE("new device from its fingerprint, blend: RMSE " << metrics.rmse_pct << " %, weights " << blend.weights[0]
+          << ", " << blend.weights[1] << ", ridge " << blend.ridge);
   CHECK(metrics.rmse_pct < 5.0);
-  CHECK(mapped.predict(test) == direct);
+  CHECK(model.blended(blend).predict(test) == direct);
   // Const members are thread-safe: four threads predicting at once agree with one.
   std::vector<std::vector<double>> per_thread(4);
   std::vector<std::thread> threads;
@@ -191,18 +198,22 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
   // Measured samples join the fingerprint.
   const auto more = sample_archs(space, 20, 21);
   CHECK(model.map(fresh, more, latencies(more, target)).samples == 30);
+  CHECK(model.blend(fresh, more, latencies(more, target)).samples == 30);
   // A training device by name is its own base.
   const auto own = model.map(gpu("add", 1));
   CHECK(own.base == 1);
   CHECK(own.slope == 1.0);
+  CHECK(model.blend(gpu("add", 1)).weights == std::vector<double>{0.0, 0.0});
+  CHECK(model.blend(gpu("add", 1)).mapping.base == 1);
   CHECK(model.predict(gpu("add", 1), test) == model.models()[1].predict(test));
 
-  // Few-shot adaptation: below fine_tune_samples the mapped base, from there fine-tuned members.
+  // Few-shot adaptation: below fine_tune_samples the blend, from there fine-tuned members.
   AdaptReport rep;
   const auto few = adapt_to_device(model, fresh, more, latencies(more, target), {}, &rep);
   CHECK_FALSE(rep.fine_tuned);
-  CHECK(few.predict(test) == model.mapped(model.map(fresh, more, latencies(more, target))).predict(test));
-  CHECK(std::isnan(rep.mapped_holdout_rmse));
+  CHECK(few.predict(test) == model.blended(model.blend(fresh, more, latencies(more, target))).predict(test));
+  CHECK(rep.blend.mapping.base == 1);
+  CHECK(std::isnan(rep.blend_holdout_rmse));
   // From fine_tune_samples on, fine-tuning competes on a hold-out of the samples.
   AdaptOptions tune;
   tune.fine_tune_samples = 20;
@@ -210,9 +221,9 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
   tune.transfer.keep = 1;
   const auto y_more = latencies(more, target);
   const auto tuned = adapt_to_device(model, fresh, more, y_more, tune, &rep);
-  REQUIRE(std::isfinite(rep.mapped_holdout_rmse));
+  REQUIRE(std::isfinite(rep.blend_holdout_rmse));
   REQUIRE(std::isfinite(rep.fine_tuned_holdout_rmse));
-  CHECK(rep.fine_tuned == (rep.fine_tuned_holdout_rmse < rep.mapped_holdout_rmse));
+  CHECK(rep.fine_tuned == (rep.fine_tuned_holdout_rmse < rep.blend_holdout_rmse));
   if (rep.fine_tuned) {
     CHECK(rep.transfer.train_rows + rep.transfer.validation_rows == 30);  // every sample plus the fingerprint
     CHECK(tuned.size() == 2);                                             // keep 1 x 2 folds
@@ -220,16 +231,23 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
     CHECK(tuned.predict(test) == few.predict(test));
   }
   CHECK(adapt_to_device(model, fresh, more, y_more, tune).predict(test) == tuned.predict(test));
-  // A device that is 3x the mapped one, so the line fits it exactly: the
-  // hold-out keeps the line.
+  // A device that is 3x the base 'add', so its line fits it exactly and
+  // nothing is left to correct: the hold-out keeps the blend.
   auto exact = fresh;
-  const auto line_model = model.mapped(model.map(fresh));
-  for (std::size_t k = 0; k < reference.size(); ++k) exact.fingerprint[k] = 3 * line_model.predict(reference[k]);
+  const auto& add_base = model.models()[1];
+  for (std::size_t k = 0; k < reference.size(); ++k) exact.fingerprint[k] = 3 * add_base.predict(reference[k]);
   std::vector<double> y_exact;
-  for (const auto& a : more) y_exact.push_back(3 * line_model.predict(a));
+  for (const auto& a : more) y_exact.push_back(3 * add_base.predict(a));
   (void)adapt_to_device(model, exact, more, y_exact, tune, &rep);
   CHECK_FALSE(rep.fine_tuned);
-  CHECK(rep.mapped_holdout_rmse < 1e-3 * y_exact.front());
+  CHECK(rep.blend_holdout_rmse < 1e-6 * y_exact.front());
+  CHECK(rep.blend.mapping.base == 1);
+  CHECK(rep.blend.mapping.slope == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(rep.blend.mapping.intercept == doctest::Approx(std::log(3.0)).epsilon(1e-6));
+  // Whatever the penalty, the correction has only float rounding to fit.
+  CHECK(std::abs(rep.blend.weights[0]) < 1e-4);
+  CHECK(std::abs(rep.blend.weights[1]) < 1e-4);
+  CHECK(rep.blend.loo_rmse < 1e-6);
 
   // The model file keeps everything: the same bytes again, the same predictions.
   const std::string bytes = device_predictor_to_bytes(model);
@@ -253,6 +271,56 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
           (void)DevicePredictor<float>(DescriptorMode::fingerprint, reference, {gpu("p", 1, latencies(reference, add))},
                                        {}, {plain});
         }) == "device predictor: base 'p' must predict in log space (TargetTransform::log_standardize)");
+}
+
+TEST_CASE("device predictor: a device that is a mix of two bases is blended back; the weighted ensemble's file") {
+  const auto space = MbConvSpace::ofa_mobilenet_v3();
+  auto add = [&](const Architecture& a) { return additive(space, a); };
+  auto odd = [&](const Architecture& a) { return other(space, a); };
+  const auto reference = sample_archs(space, 10, 5);
+  const DevicePredictor<float> model(DescriptorMode::fingerprint, reference,
+                                     {gpu("odd", 1, latencies(reference, odd)), gpu("add", 1, latencies(reference, add))},
+                                     {}, {base(space, odd), base(space, add)});
+  // The new device: 0.5 ms + 2 x base 'odd' + 1 x base 'add' (by their own
+  // predictions); no single base's line fits it, the line plus a
+  // correction by both bases nearly does.
+  const auto& b_odd = model.models()[0];
+  const auto& b_add = model.models()[1];
+  auto mix = [&](const Architecture& a) { return 0.5 + 2 * b_odd.predict(a) + b_add.predict(a); };
+  const auto samples = sample_archs(space, 20, 31);
+  const auto fresh = gpu("mix", 1, latencies(reference, mix));
+  const auto blend = model.blend(fresh, samples, latencies(samples, mix));
+  CHECK(blend.samples == 30);
+  CHECK(blend.ridge <= 1e-2);  // a correction this clear needs a weak penalty
+  const auto test = sample_archs(space, 200, 9);
+  const auto truth = latencies(test, mix);
+  const auto ensemble = model.blended(blend);
+  const double blended_rmse = evaluate(ensemble.predict(test), truth).rmse_pct;
+  const double line_rmse = evaluate(model.mapped(model.map(fresh, samples, latencies(samples, mix))).predict(test),
+                                    truth).rmse_pct;
+  MESSAGE("mix of two bases: blend RMSE " << blended_rmse << " %, best single base " << line_rmse << " %");
+  CHECK(blended_rmse < 4.0);
+  CHECK(line_rmse > 3 * blended_rmse);
+  // By hand: the mapped nearest base plus offset plus the weighted bases.
+  CHECK(ensemble.size() == 3);
+  CHECK(ensemble.predict(test[0]) ==
+        doctest::Approx(model.mapped(blend.mapping).predict(test[0]) + blend.offset +
+                        blend.weights[0] * b_odd.predict(test[0]) + blend.weights[1] * b_add.predict(test[0])));
+
+  // The weighted ensemble's file keeps weights and offset; a plain mean's has neither.
+  const std::string bytes = ensemble_to_bytes(ensemble);
+  const auto back = ensemble_from_bytes<float>(bytes, "blend.hwnas");
+  CHECK(ensemble_to_bytes(back) == bytes);
+  CHECK_FALSE(back.is_mean());
+  CHECK(back.predict(test) == ensemble.predict(test));
+  const PredictorEnsemble<float> mean({b_odd, b_add});
+  CHECK(ensemble_to_bytes(mean).find("offset") == std::string::npos);
+  CHECK(error_of([&] { (void)PredictorEnsemble<float>({b_odd, b_add}, {1.0}, 0.0); }) ==
+        "ensemble: 1 weights for 2 members");
+  CHECK(error_of([&] { (void)PredictorEnsemble<float>({b_odd}, {std::nan("")}, 0.0); }) ==
+        "ensemble: weight 0 is not finite");
+  CHECK(error_of([&] { (void)model.blended(DeviceBlend{.weights = {1.0}}); }) ==
+        "device predictor: a blend of 1 bases for 2");
 }
 
 TEST_CASE("device predictor: a conditioned model learns per-row hardware features") {
@@ -300,6 +368,8 @@ TEST_CASE("device predictor: a conditioned model learns per-row hardware feature
   CHECK(device_predictor_to_bytes(device_predictor_from_bytes<float>(bytes)) == bytes);
   CHECK(error_of([&] { (void)model.map(fresh); }) ==
         "device predictor: map needs a fingerprint model; this one is spec");
+  CHECK(error_of([&] { (void)model.blend(fresh); }) ==
+        "device predictor: blend needs a fingerprint model; this one is spec");
   CHECK(error_of([&] { (void)model.predict(DeviceDescriptor{"bare", "cpu", 1, {}, {}}, test); }) ==
         "device 'bare': no spec feature 'speed'");
 }

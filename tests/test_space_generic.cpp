@@ -267,8 +267,8 @@ TEST_CASE("space generic: a fingerprint model of FBNet devices adapts to a held-
   const auto adapted = hwnas::adapt_to_device(model, target, std::span<const CategoricalArch>(rows_of(data, ten)),
                                               std::span<const double>(column_of(data, "titanx_32", ten)), {}, &report);
   const auto m = adapted.evaluate(rows_of(data, split.test), column_of(data, "titanx_32", split.test));
-  MESSAGE("titanx_32 from " << model.devices()[report.mapping.base].name << ": RMSE " << m.rmse_pct
+  MESSAGE("titanx_32 from " << model.devices()[report.blend.mapping.base].name << ": RMSE " << m.rmse_pct
                             << " %, Spearman " << m.spearman);
-  CHECK(model.devices()[report.mapping.base].name == "1080ti_32");  // the other GPU at batch 32
+  CHECK(model.devices()[report.blend.mapping.base].name == "1080ti_32");  // the other GPU at batch 32
   CHECK(m.spearman > 0.9);
 }

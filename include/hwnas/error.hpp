@@ -55,9 +55,10 @@ class FormatError : public Error {
   static std::string location(const std::string& file, std::size_t line,
                               std::size_t column) {
     std::string out = file.empty() ? std::string("<input>") : file;
-    if (line > 0) out += ":" + std::to_string(line);
-    if (line > 0 && column > 0) out += ":" + std::to_string(column);
-    return out + ": ";
+    // append, not ":" + to_string(): GCC 12 warns (-Wrestrict) on the inlined temporary.
+    if (line > 0) out.append(":").append(std::to_string(line));
+    if (line > 0 && column > 0) out.append(":").append(std::to_string(column));
+    return out.append(": ");
   }
 
   std::string file_;

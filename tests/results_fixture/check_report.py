@@ -89,10 +89,18 @@ expect("| MLP, memoised (hwnas's default) | 400 ms | 6.00 s | 15.0× faster | 15
        "search speed row")
 # The studies.
 expect("| v100_64 | **2.33** / 13.04 / 33.30 | **1.15** / 3.10 / 9.80 | 1.04 | 1.106 |", "fine-tuning curve row")
-expect("| 20 | 4.30 / 3.30 / 0.830 / 0.942 | 4.50 / 0.933 | 3.95 | 1.20 | 2 of 2 |", "generalisation means at N = 20")
+expect("| 20 | 4.30 / 3.30 / 0.830 / 0.942 | 4.10 / 0.938 | 4.50 / 0.933 | 3.95 | 1.20 | 2 of 2 |", "generalisation means at N = 20")
 expect("| v100_64 | 1.00 (0.999) | 3.00 (0.990) | 1.30 (0.997) | 1.30 ❌ | 58.20 (0.730) | 27.50 (0.870) | "
        "17.80 (0.880) |", "generalisation per held-out column")
 expect("| the fingerprint mapping | 9.40 | 7.50 | 0.780 | 0.933 |", "CPU devices row")
+# FBNet (two columns of a real run): means by hand, (5.52 + 1.51) / 2 = 3.51 for the blend at N = 10.
+expect("| 10 | 4.68 / 0.822 / 0.949 | 3.51 / 0.866 / 0.974 | 4.39 / 0.819 / 0.949 | 3.51 / 0.974 |",
+       "FBNet means at N = 10")
+expect("| own model (ceiling) | 0.76 / 0.961 / 0.996 | | | |", "FBNet ceiling: the per-device models' mean")
+expect("| pixel3 | 10.21 (0.828) (titanx_64) | 7.85 (0.912) | 5.52 (0.960) | 7.18 (0.916) | 0.44 (1.000) | samsung_a50 |",
+       "FBNet per held-out column")
+expect("| `fine_tune_from`, N = 10 (one run) | 289 ms (11× the blend) |", "bench/adapt row")
+expect("| FBNet: adapting to a new device with 10 samples ≤ 1 s | ✅ yes | 25.7 ms |", "adapt speed target")
 expect("| mlp | 15 | 76.875 | 1.0400 | 2 | 1/2 | 40000 | 0.0 % | 0.900 |", "search comparison row")
 expect("| live measurement on this CPU (built-in executor, 2 warm-up + 5 timed runs) | 152.0 ms |", "estimate cost")
 # The targets table at the top: met, missed, with the measured detail.

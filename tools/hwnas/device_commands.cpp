@@ -11,6 +11,8 @@
 #include <sstream>
 #include <variant>
 
+#include <fmt/core.h>
+
 #include "common.hpp"
 #include "hwnas/io/device.hpp"
 #include "hwnas/predictor/device_predictor.hpp"
@@ -34,7 +36,7 @@ hwnas::DeviceDescriptor device_record(const std::map<std::string, hwnas::DeviceD
   return {name, "", 1, {}, {}};
 }
 
-Json nan_to_null(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
+Json nan_to_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }  // NaN: not tried; inf: none
 
 // ---------------------------------------------------------------- adapt ----
 
@@ -139,23 +141,32 @@ int adapt_with(const hwnas::DevicePredictor<float, Space>& model, const AdaptOpt
   const auto adapted = hwnas::adapt_to_device(model, device, xt, yt, options, &report);
   hwnas::save_ensemble(adapted, o.output);
   const auto m = adapted.evaluate(xs, ys);
-  const std::string base_name = model.devices()[report.mapping.base].name;
-  progress.line("adapt: " + std::string(report.fine_tuned ? "the fine-tuned bases" : "the mapped base " + base_name) +
-                " kept");
+  const std::string base_name = model.devices()[report.blend.mapping.base].name;
+  progress.line("adapt: " + std::string(report.fine_tuned ? "the fine-tuned bases" : "the blend of the bases") + " kept");
   if (o.json) {
+    Json blend_weights = Json::object();
+    for (std::size_t b = 0; b < report.blend.weights.size(); ++b) {
+      blend_weights[model.devices()[b].name] = report.blend.weights[b];
+    }
     Json j = {{"target", o.data.target},
               {"samples", n_samples},
               {"sample_ids", sample_ids},
               {"seed", o.seed},
-              {"strategy", report.fine_tuned ? "finetune" : "fingerprint"},
+              {"strategy", report.fine_tuned ? "finetune" : "blend"},
+              {"blend",
+               {{"weights", blend_weights},
+                {"offset", report.blend.offset},
+                {"ridge", nan_to_null(report.blend.ridge)},
+                {"loo_rmse", report.blend.loo_rmse},
+                {"calibration", report.blend.samples}}},
               {"mapping",
                {{"base", base_name},
-                {"intercept", report.mapping.intercept},
-                {"slope", report.mapping.slope},
-                {"loo_rmse_log", report.mapping.loo_rmse},
-                {"calibration", report.mapping.samples}}},
+                {"intercept", report.blend.mapping.intercept},
+                {"slope", report.blend.mapping.slope},
+                {"loo_rmse_log", report.blend.mapping.loo_rmse},
+                {"calibration", report.blend.mapping.samples}}},
               {"holdout_rmse",
-               {{"fingerprint", nan_to_null(report.mapped_holdout_rmse)},
+               {{"blend", nan_to_null(report.blend_holdout_rmse)},
                 {"finetune", nan_to_null(report.fine_tuned_holdout_rmse)}}},
               {"members", adapted.size()},
               {"n_test", xs.size()},
@@ -174,9 +185,11 @@ int adapt_with(const hwnas::DevicePredictor<float, Space>& model, const AdaptOpt
     return 0;
   }
   std::cout << "adapted " << o.base << " to " << o.data.target << " from its fingerprint and " << n_samples
-            << " samples: " << (report.fine_tuned ? "fine-tuned the bases" : "the mapped base") << " (line from "
-            << base_name << ": log y = " << report.mapping.intercept << " + " << report.mapping.slope
-            << " log y_base, leave-one-out " << 100 * report.mapping.loo_rmse << " %)\n"
+            << " samples: "
+            << (report.fine_tuned ? "fine-tuned the bases"
+                                  : "the blend of " + std::to_string(model.devices().size()) + " bases (leave-one-out " +
+                                        fmt::format("{:.2f}", 100 * report.blend.loo_rmse) + " %)")
+            << "; nearest base " << base_name << "\n"
             << "test: " << metrics_text(m) << "\n"
             << "saved " << o.output << "\n";
   return 0;

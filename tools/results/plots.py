@@ -32,7 +32,7 @@ plt.rcParams.update({
     "axes.titlesize": 10,
 })
 
-BLUE, GREY, RED, GREEN, DARK = "#1f5fbf", "#bbbbbb", "#d62728", "#2ca02c", "#444444"
+BLUE, GREY, RED, GREEN, ORANGE, DARK = "#1f5fbf", "#bbbbbb", "#d62728", "#2ca02c", "#ff7f0e", "#444444"
 
 
 def save(fig, path):
@@ -83,20 +83,21 @@ def generalisation(g, path):
     """Mean test RMSE % of the held-out columns against N (equally spaced),
     per strategy, with the full-data models' mean as a dashed line."""
     ns = g.ns
-    # adapt equals fingerprint below its fine-tuning threshold: dashed on top,
-    # so both stay visible where they coincide.
-    series = (("fingerprint", BLUE, "-", "o"), ("finetune", RED, "-", "o"), ("adapt", GREEN, (0, (4, 2)), "s"))
+    # adapt equals blend below its fine-tuning threshold: dashed on top, so
+    # both stay visible where they coincide.
+    series = (("fingerprint", "one base", BLUE, "-", "o"), ("blend", "blend", ORANGE, "-", "o"),
+              ("finetune", "finetune", RED, "-", "o"), ("adapt", "adapt", GREEN, (0, (4, 2)), "s"))
     full = g.full_mean["rmse_pct"]
     fig, ax = plt.subplots(figsize=(8.0, 4.2))
     ax.grid(axis="y", color="#eeeeee", linewidth=0.8)
     ax.set_axisbelow(True)
     top = full
-    for name, colour, style, marker in series:
+    for name, label, colour, style, marker in series:
         pts = [(i, g.mean(name, n, "rmse_pct")) for i, n in enumerate(ns)]
         pts = [(i, v) for i, v in pts if v is not None]
         if pts:
             ax.plot([i for i, _ in pts], [v for _, v in pts], color=colour, linewidth=2, linestyle=style,
-                    marker=marker, markersize=4, label=name)
+                    marker=marker, markersize=4, label=label)
             top = max(top, max(v for _, v in pts))
     ax.axhline(full, color=DARK, linewidth=1.2, linestyle=(0, (5, 4)), label="full (3500 rows)")
     ax.set_xticks(range(len(ns)))

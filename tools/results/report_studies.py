@@ -10,6 +10,7 @@ import statistics
 
 import numpy as np
 
+from report_format import TIME_SCALE, bench_rows
 from results_data import Generalisation, load, prediction_values
 
 def finetune(r):
@@ -72,37 +73,40 @@ def generalisation(r):
         f"{', '.join(map(str, gj['seeds']))}, nested). Test: the benchmark split's test rows without the reference "
         f"architectures ({gj['test_rows']} rows). Means over the {len(gcols)} held-out columns and the seeds "
         "(`experiments/generalisation --full`; docs/generalisation.md):\n")
-    r.w("- **fingerprint**: the base whose line in log space fits the fingerprint plus the N samples best "
+    r.w("- **one base**: the base whose line in log space fits the fingerprint plus the N samples best "
         "(leave-one-out), mapped by that line (`DevicePredictor::map`);")
+    r.w("- **blend**: every base weighted, fitted on the fingerprint plus the N samples with a ridge penalty "
+        "towards that one base's line, the penalty chosen by leave-one-out (`DevicePredictor::blend`);")
     r.w("- **finetune**: `fine_tune_from` over the same bases, on the N samples plus the fingerprint;")
-    r.w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): fingerprint below N = {gj['fine_tune_from']}; "
-        "from there fingerprint or finetune, whichever does better on a seeded 20 % hold-out of the N samples "
+    r.w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): blend below N = {gj['fine_tune_from']}; "
+        "from there blend or finetune, whichever does better on a seeded 20 % hold-out of the N samples "
         "(the last column counts the cases where it fine-tuned);")
     r.w("- **spec**, **spec + batch**, **spec + batch + fingerprint** (N = 0): one MLP on the encoding plus the "
         "device features, trained on the same six columns; **spec** is the method's 131-d model (CUDA cores, "
         "memory, bandwidth);")
     r.w("- **full**: `default_recipe()` on the held-out column's 3500 train rows (and its validation rows).\n")
-    r.w("| N | fingerprint: RMSE % / MAPE / Kendall / Spearman | finetune: RMSE % / Spearman | adapt: RMSE % | "
-        "adapt / full (mean of ratios) | adapt fine-tuned |")
-    r.w("|---:|---|---|---:|---:|---:|")
+    r.w("| N | one base: RMSE % / MAPE / Kendall / Spearman | blend: RMSE % / Spearman | finetune: RMSE % / Spearman "
+        "| adapt: RMSE % | adapt / full (mean of ratios) | adapt fine-tuned |")
+    r.w("|---:|---|---|---|---:|---:|---:|")
     for n in ns:
         fp = [g.mean("fingerprint", n, k) for k in g.METRICS]
+        bl = [g.mean("blend", n, k) for k in ("rmse_pct", "spearman")]
         ft = [g.mean("finetune", n, k) for k in ("rmse_pct", "spearman")]
         ad = g.mean("adapt", n, "rmse_pct")
         ratio = g.mean_over_columns(G[c][n]["adapt"]["over_full"] for c in gcols)
-        ftc = "–" if ft[0] is None else f"{ft[0]:.2f} / {ft[1]:.3f}"
+        pair = lambda v: "–" if v[0] is None else f"{v[0]:.2f} / {v[1]:.3f}"
         tuned = sum(G[c][n].get("adapt_fine_tuned_seeds", 0) for c in gcols)
-        r.w(f"| {n} | {fp[0]:.2f} / {fp[1]:.2f} / {fp[2]:.3f} / {fp[3]:.3f} | {ftc} | {ad:.2f} | {ratio:.2f} | "
-            f"{tuned} of {len(gcols) * len(gj['seeds'])} |")
+        r.w(f"| {n} | {fp[0]:.2f} / {fp[1]:.2f} / {fp[2]:.3f} / {fp[3]:.3f} | {pair(bl)} | {pair(ft)} | {ad:.2f} | "
+            f"{ratio:.2f} | {tuned} of {len(gcols) * len(gj['seeds'])} |")
     for _, label, m in g.baselines():
         r.w(f"| {label}, N = 0 | {m['rmse_pct']:.2f} / {m['mape']:.2f} / {m['kendall']:.3f} / {m['spearman']:.3f} "
-            "| | | | |")
+            "| | | | | |")
     r.w(f"| full (3500 rows) | {fmean['rmse_pct']:.2f} / {fmean['mape']:.2f} / {fmean['kendall']:.3f} / "
-        f"{fmean['spearman']:.3f} | | | | |")
+        f"{fmean['spearman']:.3f} | | | | | |")
     r.w("")
     n20 = 20 if 20 in ns else None
     r.w("Per held-out column (RMSE %; Spearman in brackets):\n")
-    head = "| column | full | fingerprint, N = 0 |" + (" adapt, N = 20 | N = 20 / full |" if n20 else "")
+    head = "| column | full | adapt, N = 0 |" + (" adapt, N = 20 | N = 20 / full |" if n20 else "")
     for _, label in g.BASELINES:
         head += f" {label}, N = 0 |"
     r.w(head)
@@ -110,7 +114,7 @@ def generalisation(r):
     bad20 = []
     for c in gcols:
         row = (f"| {c} | {full[c]['rmse_pct']:.2f} ({full[c]['spearman']:.3f}) | "
-               f"{G[c][0]['fingerprint']['rmse_pct']:.2f} ({G[c][0]['fingerprint']['spearman']:.3f}) |")
+               f"{G[c][0]['adapt']['rmse_pct']:.2f} ({G[c][0]['adapt']['spearman']:.3f}) |")
         if n20:
             ratio = G[c][20]["adapt"]["over_full"]
             if ratio > 1.25:
@@ -124,8 +128,8 @@ def generalisation(r):
     r.w("")
     r.w("![generalisation: test RMSE % vs N](plots/generalisation.svg)\n")
     r.w(f"Run time {gj['seconds'] / 60:.1f} min on one core.\n")
-    fp0 = g.mean("fingerprint", 0, "rmse_pct")
-    sp0 = g.mean("fingerprint", 0, "spearman")
+    fp0 = g.mean("adapt", 0, "rmse_pct")
+    sp0 = g.mean("adapt", 0, "spearman")
     r.check("generalisation, fingerprint alone (N = 0): mean RMSE ≤ 12 % over held-out columns", fp0 <= 12,
             f"{fp0:.2f} %")
     r.check("generalisation, fingerprint alone (N = 0): mean Spearman ≥ 0.93", sp0 >= 0.93,
@@ -152,48 +156,95 @@ def fbnet_devices(r):
         r.w(f"| {c} | {m['rmse_pct']:.2f} | {m['mape']:.2f} | {m['kendall']:.3f} | {m['spearman']:.3f} |")
     r.w("")
     cols = list(fj["columns"])
+    per = list(fj["per_device"].values())
+    ceiling = {k: statistics.mean(m[k] for m in per) for k in ("rmse_pct", "kendall", "spearman")}
+    r.w(f"Mean over the {len(per)} columns: RMSE {ceiling['rmse_pct']:.2f} %, Kendall {ceiling['kendall']:.3f}, "
+        f"Spearman {ceiling['spearman']:.3f}: what ~4000 of a device's own samples give, the ceiling of any "
+        "few-shot method scored on these measurements.\n")
+    cols = list(fj["columns"])
     r.w("Leave one device out (a GPU with all three batch sizes): a `DevicePredictor` of the other devices' "
         "columns predicts each held-out column from its fingerprint (its latencies of the reference "
         f"architectures) and N samples of its train rows (seeds {', '.join(map(str, fj['seeds']))}): "
-        "**fingerprint** (the base whose line in log space fits best, leave-one-out), **finetune** "
-        "(`fine_tune_from` on the samples plus the fingerprint), **adapt** (`adapt_to_device`, what `hwnas adapt` "
-        "does); **trivial**: the other device whose fingerprint ranks the references most alike, its own "
-        f"measurements mapped by a line through the fingerprint. Means over the {len(cols)} held-out columns:\n")
-    r.w("| N | fingerprint: RMSE % / Kendall / Spearman | finetune: RMSE % / Kendall / Spearman | "
-        "adapt: RMSE % / Spearman |")
-    r.w("|---:|---|---|---|")
+        "**one base** (the base whose line in log space fits best, leave-one-out; `DevicePredictor::map`), "
+        "**blend** (every base weighted, a ridge penalty towards that one base's line, chosen by leave-one-out; "
+        "`DevicePredictor::blend`), **finetune** (`fine_tune_from` on the samples plus the fingerprint), **adapt** "
+        "(`adapt_to_device`, what `hwnas adapt` does: the blend below 100 samples); **trivial**: the other device "
+        "whose fingerprint ranks the references most alike, its own measurements mapped by a line through the "
+        f"fingerprint. Means over the {len(cols)} held-out columns:\n")
+    r.w("| N | one base: RMSE % / Kendall / Spearman | blend: RMSE % / Kendall / Spearman | "
+        "finetune: RMSE % / Kendall / Spearman | adapt: RMSE % / Spearman |")
+    r.w("|---:|---|---|---|---|")
+    three = lambda m: f"{m['rmse_pct']:.2f} / {m['kendall']:.3f} / {m['spearman']:.3f}"
     for p in fj["mean_over_held_out_columns"]:
-        fp, ft, ad = p["fingerprint"], p["finetune"], p["adapt"]
-        r.w(f"| {p['n']} | {fp['rmse_pct']:.2f} / {fp['kendall']:.3f} / {fp['spearman']:.3f} | "
-            f"{ft['rmse_pct']:.2f} / {ft['kendall']:.3f} / {ft['spearman']:.3f} | "
-            f"{ad['rmse_pct']:.2f} / {ad['spearman']:.3f} |")
+        r.w(f"| {p['n']} | {three(p['fingerprint'])} | {three(p['blend'])} | {three(p['finetune'])} | "
+            f"{p['adapt']['rmse_pct']:.2f} / {p['adapt']['spearman']:.3f} |")
     triv = [fj["columns"][c]["trivial"] for c in cols]
     r.w(f"| trivial | {statistics.mean(t['rmse_pct'] for t in triv):.2f} / "
         f"{statistics.mean(t['kendall'] for t in triv):.3f} / {statistics.mean(t['spearman'] for t in triv):.3f} "
-        "| | |")
+        "| | | |")
+    r.w(f"| own model (ceiling) | {three(ceiling)} | | | |")
     r.w("")
-    r.w("Per held-out column at N = 10 (RMSE %, Spearman in brackets; the base fingerprint chose for the first "
-        "seed):\n")
-    r.w("| column | trivial | fingerprint | finetune | adapt | base |")
-    r.w("|---|---:|---:|---:|---:|---|")
+    r.w("Per held-out column at N = 10 (RMSE %, Spearman in brackets; the one base for the first seed):\n")
+    r.w("| column | trivial | one base | blend | finetune | own model | base |")
+    r.w("|---|---:|---:|---:|---:|---:|---|")
+    cell = lambda m: f"{m['rmse_pct']:.2f} ({m['spearman']:.3f})"
     for c in cols:
         col = fj["columns"][c]
         pt = next((p for p in col["curve"] if p["n"] == 10), None)
         if pt is None:
             continue
-        cell = lambda m: f"{m['rmse_pct']:.2f} ({m['spearman']:.3f})"
         r.w(f"| {c} | {cell(col['trivial'])} ({col['trivial']['device']}) | {cell(pt['fingerprint'])} | "
-            f"{cell(pt['finetune'])} | {cell(pt['adapt'])} | {pt['bases_per_seed'][0]} |")
+            f"{cell(pt['blend'])} | {cell(pt['finetune'])} | {cell(fj['per_device'][c])} | "
+            f"{pt['bases_per_seed'][0]} |")
     r.w("")
+    low = min(fj["columns"][c]["lowest_blend_prediction"] / fj["columns"][c]["lowest_measured"] for c in cols)
+    r.w("A blend may weigh bases negatively; its smallest prediction over the test rows and 2000 random "
+        f"architectures, over every N and seed, is {low:.2f}× the column's smallest measured latency at worst "
+        "(the lowest over the columns).\n")
     r.w(f"Run time {fj['seconds'] / 60:.1f} min on one core.\n")
+    adapt_speed(r)
     at10 = next((p for p in fj["mean_over_held_out_columns"] if p["n"] == 10), None)
     if at10:
-        best = min(("fingerprint", "finetune", "adapt"), key=lambda k: at10[k]["rmse_pct"])
+        best = min(("fingerprint", "blend", "finetune"), key=lambda k: at10[k]["rmse_pct"])
+        best = "one base" if best == "fingerprint" else best
         r.check("FBNet, fingerprint + 10 samples: mean Spearman ≥ 0.95 over held-out devices",
                 at10["adapt"]["spearman"] >= 0.95,
-                f"adapt {at10['adapt']['spearman']:.3f}; best strategy by RMSE: {best}")
+                f"adapt {at10['adapt']['spearman']:.3f} (own model with ~4000 samples: {ceiling['spearman']:.3f}); "
+                f"best strategy by RMSE: {best}")
         r.check("FBNet, fingerprint + 10 samples: mean RMSE ≤ 4 % over held-out devices",
-                at10["adapt"]["rmse_pct"] <= 4, f"adapt {at10['adapt']['rmse_pct']:.2f} %")
+                at10["adapt"]["rmse_pct"] <= 4,
+                f"adapt {at10['adapt']['rmse_pct']:.2f} % (own model: {ceiling['rmse_pct']:.2f} %)")
+        ns = [p["n"] for p in fj["mean_over_held_out_columns"]]
+        rm = [p["adapt"]["rmse_pct"] for p in fj["mean_over_held_out_columns"]]
+        worse = [f"N = {ns[i]}: {rm[i]:.2f} % after {rm[i - 1]:.2f} %" for i in range(1, len(rm)) if rm[i] > rm[i - 1] + 0.05]
+        r.check("FBNet: adapt's mean RMSE not worse with more samples (by more than 0.05 points)", not worse,
+                "; ".join(worse) if worse else " → ".join(f"{v:.2f}" for v in rm) + " %")
+
+
+def adapt_speed(r):
+    """bench/adapt: adapt_to_device against fine_tune_from, and the blend's cost per architecture."""
+    if not os.path.exists(r.path("speed", "adapt.json")):
+        return
+    _, rows = bench_rows(r.path("speed", "adapt.json"))
+    errors = [f"{n}: {b.get('error_message')}" for n, b in rows.items() if b.get("error_occurred")]
+    if errors:
+        r.check("FBNet: adapting to a new device with 10 samples ≤ 1 s", None, "; ".join(errors))
+        return
+    ms = lambda name: rows[name]["real_time"] * TIME_SCALE[rows[name]["time_unit"]] * 1e3
+    adapt10, adapt50, tune10 = ms("BM_Adapt/samples:10"), ms("BM_Adapt/samples:50"), ms("BM_FineTune/samples:10/iterations:1")
+    one, blend = ms("BM_PredictOne/blend:0") * 1e3, ms("BM_PredictOne/blend:1") * 1e3
+    bases = int(rows["BM_Adapt/samples:10"]["bases"])
+    r.w(f"Speed (`bench/adapt`, one thread): titanx_32 from a fingerprint model of the {bases} other columns, "
+        "its fingerprint and N samples.\n")
+    r.w("| measure | time |")
+    r.w("|---|---:|")
+    r.w(f"| `adapt_to_device`, N = 10 (the blend) | {adapt10:.1f} ms |")
+    r.w(f"| `adapt_to_device`, N = 50 | {adapt50:.1f} ms |")
+    r.w(f"| `fine_tune_from`, N = 10 (one run) | {tune10:.0f} ms ({tune10 / adapt10:.0f}× the blend) |")
+    r.w(f"| one architecture's latency, one base | {one:.2f} µs |")
+    r.w(f"| one architecture's latency, the blend ({bases} bases) | {blend:.2f} µs |")
+    r.w("")
+    r.check("FBNet: adapting to a new device with 10 samples ≤ 1 s", adapt10 <= 1000, f"{adapt10:.1f} ms")
 
 
 def cpu_devices(r):

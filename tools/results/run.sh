@@ -7,8 +7,8 @@
 #
 # What it does, in order:
 #   1. configures and builds a Release build with benchmarks in build-bench/
-#      (the hwnas program, bench/predictor, bench/tune, bench/search and the
-#      study programs of experiments/);
+#      (the hwnas program, bench/predictor, bench/tune, bench/search,
+#      bench/adapt and the study programs of experiments/);
 #   2. accuracy: for each device column, `hwnas train --recipe paper|default
 #      --json` (whatever `default` is at run time), torch_mlp.py with both
 #      encodings, sklearn_baselines.py (Ridge and gradient boosting, both
@@ -18,7 +18,8 @@
 #      --recipe paper`, and `torch_mlp.py --threads 1 --time-inference` (one process at a time;
 #      medians and ratios of medians), PAIRS pairs of bench/search and
 #      py_evolution.py (one 500-generation search, LUT and MLP latency), then
-#      bench/tune once (36-configuration ASHA, 2 threads);
+#      bench/tune once (36-configuration ASHA, 2 threads) and bench/adapt
+#      once (few-shot adaptation on FBNet);
 #   4. this machine's CPU with the built-in executor (one process at a
 #      time): a lookup table of OFA MobileNetV3 w1.0 at r = 160..224 step 16,
 #      then CPU_N + CPU_TEST sub-networks (`hwnas lut build`, `hwnas
@@ -124,13 +125,14 @@ cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DHWNAS_BUIL
   -DHWNAS_BUILD_TESTS=OFF -DHWNAS_BUILD_EXAMPLES=OFF -DHWNAS_BUILD_EXPERIMENTS=ON -DHWNAS_INSTALL=OFF \
   >"$BUILD/results-configure.log" 2>&1 ||
   { cat "$BUILD/results-configure.log" >&2; die "cmake configure failed (log above)"; }
-say "building hwnas, bench/predictor, bench/tune, bench/search and the experiments"
+say "building hwnas, bench/predictor, bench/tune, bench/search, bench/adapt and the experiments"
 cmake --build "$BUILD" --parallel "$NCPU" --target hwnas_cli hwnas_bench_predictor hwnas_bench_tune hwnas_bench_search \
+  hwnas_bench_adapt \
   hwnas_experiment_finetune_curve hwnas_experiment_search_comparison hwnas_experiment_generalisation \
   hwnas_experiment_cpu_devices hwnas_experiment_fbnet_devices \
   >"$BUILD/results-build.log" 2>&1 || { tail -n 40 "$BUILD/results-build.log" >&2; die "build failed (log: $BUILD/results-build.log)"; }
 HWNAS=$BUILD/tools/hwnas
-for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune" "$BUILD/bench/search"; do
+for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune" "$BUILD/bench/search" "$BUILD/bench/adapt"; do
   [[ -x $exe ]] || die "$exe was not built"
 done
 
@@ -241,6 +243,9 @@ else
     die "bench/tune failed (log: $WORK/logs/bench-tune.log)"
   echo "after_tune $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
 fi
+say "speed: bench/adapt (FBNet, titanx_32 from 10 bases; about 20 s)"
+"$BUILD/bench/adapt" --benchmark_format=json >"$WORK/speed/adapt.json" 2>"$WORK/logs/bench-adapt.log" ||
+  die "bench/adapt failed (log: $WORK/logs/bench-adapt.log)"
 echo "load_after $(loadavg)" >>"$WORK/speed/machine_load.txt"
 
 # ------------------------------------------------------ the CPU, measured ---

@@ -199,6 +199,9 @@ class ModelReader {
   /// The `kind` field: what the file holds.
   std::string kind() { return string("kind"); }
 
+  /// Whether the file has field `key` (an optional field).
+  bool has(std::string_view key) const { return fields_.find(key) != fields_.end(); }
+
   [[noreturn]] void fail(const std::string& what) const { throw FormatError(source_, 0, 0, what); }
 
   std::string string(std::string_view key) { return std::string(get(key, ModelFieldType::string).payload); }

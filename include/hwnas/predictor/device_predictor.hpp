@@ -1,13 +1,14 @@
 // One latency model for many devices, and for devices it was never trained
 // on (docs/generalisation.md). One MLP conditioned on device features
 // generalises badly from a handful of training devices (docs/results.md), so
-// ranking and scale are kept apart: the architecture ranking comes
-// from a base predictor trained on one known device, the scale and the
-// relation between the devices from a line in log space fitted on the new
-// device's fingerprint:
+// architectures and devices are kept apart: one base predictor per known
+// device, and a new device is reached through the base whose line in log
+// space fits its fingerprint best (map()):
 //   log y_new(x) = a + c * log y_base(x),
-// with the base whose line fits the fingerprint best (leave-one-out). The
-// conditioned MLP stays as the baseline (DescriptorMode::spec, ::both).
+// corrected, once samples are measured, by a ridge blend of every base
+// where leave-one-out says the correction pays (blend();
+// docs/generalisation.md). The conditioned MLP stays as the baseline
+// (DescriptorMode::spec, ::both).
 #pragma once
 
 #include <algorithm>
@@ -19,7 +20,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
@@ -64,6 +69,22 @@ struct DeviceMapping {
   std::size_t samples = 0;  ///< calibration samples: fingerprint plus measured
 };
 
+/// How a new device is reached from every base at once, in ms: the nearest
+/// base through its line in log space (map()), corrected by the bases:
+///   y(x) = exp(a + c * log base_m(x)) + offset + sum_b weights[b] * base_b(x).
+struct DeviceBlend {
+  DeviceMapping mapping;        ///< the nearest base and its line
+  std::vector<double> weights;  ///< one per base (training device); all 0: the nearest base alone
+  double offset = 0;
+  /// The penalty chosen (on standardised base predictions); infinite when
+  /// the correction is left out.
+  double ridge = std::numeric_limits<double>::infinity();
+  /// Leave-one-out relative RMSE on the calibration samples (the line
+  /// refitted too); 0 for a training device itself.
+  double loo_rmse = 0;
+  std::size_t samples = 0;  ///< calibration samples: fingerprint plus measured
+};
+
 /// The conditioned models' hardware features: the log spec features named
 /// here, then (DescriptorMode::both) the fingerprint features, each
 /// standardised with the mean and scale of the training devices.
@@ -91,6 +112,12 @@ inline std::vector<double> raw_device_features(DescriptorMode mode, const Device
     f.insert(f.end(), fp.begin(), fp.end());
   }
   return f;
+}
+
+// Ridge regression: (g + ridge I)^-1 rhs.
+inline Eigen::VectorXd ridge_solve(Eigen::MatrixXd g, const Eigen::VectorXd& rhs, double ridge) {
+  g.diagonal().array() += ridge;
+  return g.ldlt().solve(rhs);
 }
 
 }  // namespace detail
@@ -208,18 +235,8 @@ class DevicePredictor {
                     std::span<const double> latencies = {}) const {
     require_mode(DescriptorMode::fingerprint, "map");
     if (const auto i = find(target.name)) return {.base = *i, .samples = reference_.size()};
-    check_device(target);
-    detail::check_latencies(latencies, archs.size(), "calibration");
-    if (!target.fingerprint.empty()) detail::check_fingerprint_size(target, reference_.size());
-    std::vector<Arch> cal(archs.begin(), archs.end());
-    std::vector<double> y;
-    if (!target.fingerprint.empty()) cal.insert(cal.end(), reference_.begin(), reference_.end());
-    for (double v : latencies) y.push_back(std::log(v));
-    for (double v : target.fingerprint) y.push_back(std::log(v));
-    if (y.size() < 3) {
-      throw InvalidArgument("device '" + target.name + "': " + std::to_string(y.size()) +
-                            " calibration latencies (fingerprint plus samples); at least 3 are needed");
-    }
+    auto [cal, y] = calibration(target, archs, latencies);
+    for (double& v : y) v = std::log(v);
     DeviceMapping best;
     best.loo_rmse = std::numeric_limits<double>::infinity();
     for (std::size_t b = 0; b < models_.size(); ++b) {
@@ -234,6 +251,132 @@ class DevicePredictor {
     return best;
   }
 
+  /// Fingerprint mode: the blend that reaches `target` (a training device,
+  /// by name, is its own base alone). The calibration samples are as for
+  /// map(): the nearest base's line, then a correction by every base, fitted
+  /// to the line's relative errors by ridge regression on the standardised
+  /// base predictions. The penalty comes from a grid (infinite = no
+  /// correction, 1e3 .. 1e-3) by leave-one-out, the line refitted without
+  /// the point too: the smallest error among the penalties whose gain over
+  /// no correction is at least twice its standard error (with few points a
+  /// correction often wins by chance). Only with measured samples: from
+  /// the fingerprint alone (10 points) a correction over-fitted
+  /// (docs/generalisation.md).
+  DeviceBlend blend(const DeviceDescriptor& target, std::span<const Arch> archs = {},
+                    std::span<const double> latencies = {}) const {
+    require_mode(DescriptorMode::fingerprint, "blend");
+    const std::size_t k = models_.size();
+    DeviceBlend best;
+    best.mapping = map(target, archs, latencies);
+    best.weights.assign(k, 0.0);
+    if (find(target.name)) {
+      best.samples = reference_.size();
+      return best;
+    }
+    const auto [cal, y] = calibration(target, archs, latencies);
+    const std::size_t n = y.size();
+    best.samples = n;
+    best.loo_rmse = best.mapping.loo_rmse;  // log units: about relative
+    if (archs.empty()) return best;  // the fingerprint alone: measured, a correction over-fits it
+    const auto rows = static_cast<Eigen::Index>(n);
+    std::vector<std::vector<double>> p(k);
+    Eigen::MatrixXd a(rows, static_cast<Eigen::Index>(k + 1));
+    std::vector<double> mean(k), scale(k);
+    for (std::size_t b = 0; b < k; ++b) {
+      p[b] = models_[b].predict(std::span<const Arch>(cal));
+      double m = 0, v = 0;
+      for (double x : p[b]) m += x / static_cast<double>(n);
+      for (double x : p[b]) v += (x - m) * (x - m) / static_cast<double>(n);
+      mean[b] = m;
+      scale[b] = v > 0 ? std::sqrt(v) : 1.0;
+      for (std::size_t i = 0; i < n; ++i) a(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(b + 1)) = (p[b][i] - m) / scale[b];
+    }
+    double y_mean = 0;
+    for (double v : y) y_mean += v / static_cast<double>(n);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      a(i, 0) = 1;
+      a.row(i) *= y_mean / y[static_cast<std::size_t>(i)];  // offsets in units of the mean latency
+    }
+    // The nearest base's line in log space, fitted without row `skip`:
+    // its relative residuals on every row.
+    std::vector<double> log_p(n), log_y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      log_p[i] = std::log(p[best.mapping.base][i]);
+      log_y[i] = std::log(y[i]);
+    }
+    auto line_residuals = [&](std::size_t skip) {
+      std::vector<double> lp, ly;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i != skip) lp.push_back(log_p[i]), ly.push_back(log_y[i]);
+      }
+      const auto f = detail::fit_line(lp, ly);
+      Eigen::VectorXd r(rows);
+      for (std::size_t i = 0; i < n; ++i) r(static_cast<Eigen::Index>(i)) = 1 - std::exp(f.a + f.c * log_p[i]) / y[i];
+      return r;
+    };
+    // Leave-one-out squared errors per penalty: row i's gram and right-hand
+    // side are the whole data's less row i (O(n) memory, O(n^2) time).
+    const std::vector<double> grid{std::numeric_limits<double>::infinity(), 1e3, 1e2, 1e1, 1.0, 1e-1, 1e-2, 1e-3};
+    const Eigen::MatrixXd gram = a.transpose() * a;
+    std::vector<std::vector<double>> sq(grid.size(), std::vector<double>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto row = static_cast<Eigen::Index>(i);
+      const Eigen::VectorXd r = line_residuals(i);
+      const Eigen::VectorXd rhs = a.transpose() * r - a.row(row).transpose() * r(row);
+      const Eigen::MatrixXd g_without = gram - a.row(row).transpose() * a.row(row);
+      for (std::size_t g = 0; g < grid.size(); ++g) {
+        const double correction = std::isinf(grid[g]) ? 0.0 : a.row(row).dot(detail::ridge_solve(g_without, rhs, grid[g]));
+        sq[g][i] = std::pow(r(row) - correction, 2);
+      }
+    }
+    std::vector<double> mse(grid.size());
+    for (std::size_t g = 0; g < grid.size(); ++g) {
+      mse[g] = std::accumulate(sq[g].begin(), sq[g].end(), 0.0) / static_cast<double>(n);
+    }
+    if (!std::all_of(mse.begin(), mse.end(), [](double v) { return std::isfinite(v); })) {
+      throw InvalidArgument("device '" + target.name + "': the bases' predictions of its calibration samples are not finite");
+    }
+    // A penalty qualifies when its leave-one-out gain over no correction is
+    // at least twice its standard error (paired over the points); the best
+    // qualifying one wins, else no correction.
+    std::size_t chosen = 0;
+    for (std::size_t g = 1; g < grid.size(); ++g) {
+      double mean = 0, var = 0;
+      for (std::size_t i = 0; i < n; ++i) mean += (sq[0][i] - sq[g][i]) / static_cast<double>(n);
+      for (std::size_t i = 0; i < n; ++i) var += std::pow(sq[0][i] - sq[g][i] - mean, 2) / static_cast<double>(n - 1);
+      if (mean > 2 * std::sqrt(var / static_cast<double>(n)) && mse[g] < mse[chosen]) chosen = g;
+    }
+    best.ridge = grid[chosen];
+    best.loo_rmse = std::sqrt(mse[chosen]);
+    if (std::isinf(best.ridge)) return best;
+    const Eigen::VectorXd theta = detail::ridge_solve(gram, a.transpose() * line_residuals(n), best.ridge);
+    best.offset = y_mean * theta(0);
+    for (std::size_t b = 0; b < k; ++b) {
+      best.weights[b] = y_mean * theta(static_cast<Eigen::Index>(b + 1)) / scale[b];
+      best.offset -= best.weights[b] * mean[b];
+    }
+    return best;
+  }
+
+  /// A blend as one ensemble: the mapped nearest base (weight 1) and the
+  /// bases of non-zero weight; without a correction, that base alone.
+  PredictorEnsemble<Scalar, Space> blended(const DeviceBlend& b) const {
+    require_mode(DescriptorMode::fingerprint, "blended");
+    if (b.weights.size() != models_.size()) {
+      throw InvalidArgument("device predictor: a blend of " + std::to_string(b.weights.size()) + " bases for " +
+                            std::to_string(models_.size()));
+    }
+    std::vector<Predictor> members{mapped(b.mapping)};
+    if (b.offset == 0 && std::all_of(b.weights.begin(), b.weights.end(), [](double w) { return w == 0; })) {
+      return PredictorEnsemble<Scalar, Space>(std::move(members));  // the nearest base alone
+    }
+    std::vector<double> weights{1.0};
+    for (std::size_t i = 0; i < models_.size(); ++i) {
+      if (b.weights[i] != 0) members.push_back(models_[i]), weights.push_back(b.weights[i]);
+    }
+    return PredictorEnsemble<Scalar, Space>(std::move(members), std::move(weights), b.offset);
+  }
+
   /// A base predictor with a mapping folded into its target scaling: it
   /// predicts exp(intercept + slope * log base(x)).
   Predictor mapped(const DeviceMapping& m) const {
@@ -246,7 +389,10 @@ class DevicePredictor {
   /// Latencies (ms) of `archs` on `device` (a training device by name, or a
   /// new one by its descriptor).
   std::vector<double> predict(const DeviceDescriptor& device, std::span<const Arch> archs) const {
-    if (mode_ == DescriptorMode::fingerprint) return mapped(map(device)).predict(archs);
+    if (mode_ == DescriptorMode::fingerprint) {
+      if (const auto i = find(device.name)) return models_[*i].predict(archs);
+      return blended(blend(device)).predict(archs);
+    }
     const auto i = find(device.name);
     const auto h = hardware_features(i ? devices_[*i] : device);
     std::vector<double> rows;
@@ -255,6 +401,25 @@ class DevicePredictor {
   }
 
  private:
+  // The calibration samples of a new device: (archs, latencies), then the
+  // reference architectures with its fingerprint; at least 3.
+  std::pair<std::vector<Arch>, std::vector<double>> calibration(const DeviceDescriptor& target,
+                                                                std::span<const Arch> archs,
+                                                                std::span<const double> latencies) const {
+    check_device(target);
+    detail::check_latencies(latencies, archs.size(), "calibration");
+    if (!target.fingerprint.empty()) detail::check_fingerprint_size(target, reference_.size());
+    std::vector<Arch> cal(archs.begin(), archs.end());
+    std::vector<double> y(latencies.begin(), latencies.end());
+    if (!target.fingerprint.empty()) cal.insert(cal.end(), reference_.begin(), reference_.end());
+    y.insert(y.end(), target.fingerprint.begin(), target.fingerprint.end());
+    if (y.size() < 3) {
+      throw InvalidArgument("device '" + target.name + "': " + std::to_string(y.size()) +
+                            " calibration latencies (fingerprint plus samples); at least 3 are needed");
+    }
+    return {std::move(cal), std::move(y)};
+  }
+
   void require_mode(DescriptorMode m, const char* what) const {
     if (mode_ != m) {
       throw InvalidArgument(std::string("device predictor: ") + what + " needs a " + std::string(to_string(m)) +
@@ -371,11 +536,11 @@ DevicePredictor<Scalar, Space> train_device_predictor(const BasicDataset<typenam
 /// Few-shot adaptation to a new device (adapt_to_device).
 struct AdaptOptions {
   /// From this many measured samples on, fine-tuning is tried too: a seeded
-  /// hold-out of `holdout` x N samples scores the mapped base and the bases
+  /// hold-out of `holdout` x N samples scores the blend and the bases
   /// fine-tuned on the other samples (fine_tune_from, with the fingerprint),
   /// and the better one is rebuilt on every sample. With fewer samples, the
-  /// mapped base: measured, fine-tuning up to 50 samples loses to a line, and
-  /// a hold-out of 10 picks the loser too often (docs/generalisation.md).
+  /// blend: measured, fine-tuning up to 50 samples loses to it, and a
+  /// hold-out of 10 picks the loser too often (docs/generalisation.md).
   std::size_t fine_tune_samples = 100;
   double holdout = 0.2;
   /// How the bases are fine-tuned; training.seed also draws the hold-out.
@@ -383,18 +548,18 @@ struct AdaptOptions {
 };
 
 struct AdaptReport {
-  DeviceMapping mapping;  ///< the line from the fingerprint and every sample
+  DeviceBlend blend;  ///< the blend from the fingerprint and every sample
   /// ms, on the hold-out, when fine-tuning was tried (NaN otherwise).
-  double mapped_holdout_rmse = std::numeric_limits<double>::quiet_NaN();
+  double blend_holdout_rmse = std::numeric_limits<double>::quiet_NaN();
   double fine_tuned_holdout_rmse = std::numeric_limits<double>::quiet_NaN();
   bool fine_tuned = false;  ///< the result is the fine-tuned bases
   TransferReport transfer;  ///< the final fine-tuning, when fine_tuned
 };
 
 /// A latency model of `target` (a new device of a fingerprint model) from
-/// its fingerprint and N measured samples (N may be 0): the mapped base, or
-/// the fine-tuned bases when they do better on a hold-out of the samples.
-/// Deterministic for options.transfer.training.seed.
+/// its fingerprint and N measured samples (N may be 0): the blend of the
+/// bases, or the fine-tuned bases when they do better on a hold-out of the
+/// samples. Deterministic for options.transfer.training.seed.
 template <class Scalar, class Space>
 PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, Space>& model,
                                                  const DeviceDescriptor& target,
@@ -407,7 +572,7 @@ PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, S
     throw InvalidArgument("adapt_to_device: holdout must lie in (0, 1), found " + std::to_string(options.holdout));
   }
   AdaptReport rep;
-  rep.mapping = model.map(target, archs, latencies);
+  rep.blend = model.blend(target, archs, latencies);
   // The bases fine-tuned on samples plus the fingerprint.
   auto fine_tune = [&](std::vector<Arch> xa, std::vector<double> ya, TransferReport* tr) {
     xa.insert(xa.end(), model.reference().begin(), model.reference().end());
@@ -429,19 +594,15 @@ PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, S
       (k < n_hold ? xh : xt).push_back(archs[order[k]]);
       (k < n_hold ? yh : yt).push_back(latencies[order[k]]);
     }
-    rep.mapped_holdout_rmse = rmse(model.mapped(model.map(target, xt, yt)).predict(xh), yh);
+    rep.blend_holdout_rmse = rmse(model.blended(model.blend(target, xt, yt)).predict(xh), yh);
     rep.fine_tuned_holdout_rmse = rmse(fine_tune(xt, yt, nullptr).predict(xh), yh);
-    rep.fine_tuned = rep.fine_tuned_holdout_rmse < rep.mapped_holdout_rmse;
+    rep.fine_tuned = rep.fine_tuned_holdout_rmse < rep.blend_holdout_rmse;
   }
-  std::vector<LatencyPredictor<Scalar, Space>> members;
-  if (rep.fine_tuned) {
-    const auto tuned = fine_tune({archs.begin(), archs.end()}, {latencies.begin(), latencies.end()}, &rep.transfer);
-    members.assign(tuned.members().begin(), tuned.members().end());
-  } else {
-    members.push_back(model.mapped(rep.mapping));
-  }
+  auto result = rep.fine_tuned
+                    ? fine_tune({archs.begin(), archs.end()}, {latencies.begin(), latencies.end()}, &rep.transfer)
+                    : model.blended(rep.blend);
   if (report) *report = std::move(rep);
-  return PredictorEnsemble<Scalar, Space>(std::move(members));
+  return result;
 }
 
 }  // namespace hwnas

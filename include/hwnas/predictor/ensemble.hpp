@@ -1,10 +1,12 @@
 // PredictorEnsemble: several latency predictors answering as one, by the mean
-// of their predictions in ms. What fine_tune_from() returns (transfer.hpp);
-// model files hold one (model_file.hpp), and any latency model file loads as
-// an ensemble (a single predictor is an ensemble of one, with identical
-// predictions).
+// of their predictions in ms (what fine_tune_from() returns, transfer.hpp),
+// or by a weighted sum plus an offset (a blend of device bases,
+// adapt_to_device in device_predictor.hpp). Model files hold one
+// (model_file.hpp), and any latency model file loads as an ensemble (a single
+// predictor is an ensemble of one, with identical predictions).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -30,6 +32,7 @@ class PredictorEnsemble {
   /// must answer every architecture the ensemble accepts).
   explicit PredictorEnsemble(std::vector<Predictor> members) : members_(std::move(members)) {
     if (members_.empty()) throw InvalidArgument("ensemble: no members");
+    weights_.assign(members_.size(), 1.0 / static_cast<double>(members_.size()));
     const auto& first = members_.front();
     for (std::size_t i = 1; i < members_.size(); ++i) {
       const auto& m = members_[i];
@@ -46,24 +49,46 @@ class PredictorEnsemble {
     }
   }
 
+  /// offset + sum_i weights[i] * members[i]; InvalidArgument unless there is
+  /// one finite weight per member and a finite offset.
+  PredictorEnsemble(std::vector<Predictor> members, std::vector<double> weights, double offset)
+      : PredictorEnsemble(std::move(members)) {
+    if (weights.size() != members_.size()) {
+      throw InvalidArgument("ensemble: " + std::to_string(weights.size()) + " weights for " +
+                            std::to_string(members_.size()) + " members");
+    }
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      if (!std::isfinite(weights[i])) throw InvalidArgument("ensemble: weight " + std::to_string(i) + " is not finite");
+    }
+    if (!std::isfinite(offset)) throw InvalidArgument("ensemble: the offset is not finite");
+    weights_ = std::move(weights);
+    offset_ = offset;
+    mean_ = false;
+  }
+
   std::span<const Predictor> members() const noexcept { return members_; }
+  std::span<const double> weights() const noexcept { return weights_; }
+  double offset() const noexcept { return offset_; }
+  /// Built as the members' mean (the first constructor).
+  bool is_mean() const noexcept { return mean_; }
   std::size_t size() const noexcept { return members_.size(); }
   const Space& space() const noexcept { return members_.front().space(); }
   std::size_t hardware_features() const noexcept { return members_.front().encoder().options().hardware_features; }
 
-  /// The members' mean latency in ms. Thread-safe, as the members' predict.
+  /// The latency in ms: the members' weighted sum plus the offset (by
+  /// default their mean). Thread-safe, as the members' predict.
   double predict(const Arch& arch, std::span<const double> hardware = {}) const {
     double sum = 0;
-    for (const auto& m : members_) sum += m.predict(arch, hardware);
-    return sum / static_cast<double>(members_.size());
+    for (std::size_t k = 0; k < members_.size(); ++k) sum += weight(k) * members_[k].predict(arch, hardware);
+    return total(sum);
   }
   std::vector<double> predict(std::span<const Arch> archs, std::span<const double> hardware = {}) const {
-    std::vector<double> sum = members_.front().predict(archs, hardware);
-    for (std::size_t k = 1; k < members_.size(); ++k) {
+    std::vector<double> sum(archs.size(), 0.0);
+    for (std::size_t k = 0; k < members_.size(); ++k) {
       const auto p = members_[k].predict(archs, hardware);
-      for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += p[i];
+      for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += weight(k) * p[i];
     }
-    for (double& v : sum) v /= static_cast<double>(members_.size());
+    for (double& v : sum) v = total(v);
     return sum;
   }
   RegressionMetrics evaluate(std::span<const Arch> archs, std::span<const double> latencies) const {
@@ -71,7 +96,14 @@ class PredictorEnsemble {
   }
 
  private:
+  // The mean divides the plain sum once, as it always has (the same bits).
+  double weight(std::size_t k) const { return mean_ ? 1.0 : weights_[k]; }
+  double total(double sum) const { return mean_ ? sum / static_cast<double>(members_.size()) : offset_ + sum; }
+
   std::vector<Predictor> members_;
+  std::vector<double> weights_;
+  double offset_ = 0;
+  bool mean_ = true;
 };
 
 }  // namespace hwnas

@@ -60,7 +60,8 @@ LatencyPredictor<Scalar, Space> load_predictor(const std::filesystem::path& path
 
 /// The bytes of a model file holding `ensemble` (kind `latency-ensemble`:
 /// the member count, then each member's predictor fields under the key
-/// prefix `member<i>.`). Deterministic.
+/// prefix `member<i>.`; a weighted ensemble adds `weights` and `offset`).
+/// Deterministic.
 template <class Scalar, class Space>
 std::string ensemble_to_bytes(const PredictorEnsemble<Scalar, Space>& ensemble);
 
@@ -459,6 +460,10 @@ template <class Scalar, class Space>
 std::string ensemble_to_bytes(const PredictorEnsemble<Scalar, Space>& ensemble) {
   detail::ModelWriter w(detail::kEnsembleKind);
   detail::write_members(w, ensemble.members());
+  if (!ensemble.is_mean()) {
+    w.array("weights", ensemble.weights());
+    w.float64("offset", ensemble.offset());
+  }
   return std::move(w).finish();
 }
 
@@ -475,10 +480,14 @@ PredictorEnsemble<Scalar, Space> ensemble_from_bytes(std::string_view bytes, con
   std::vector<detail::PredictorFieldReader> fields;
   fields.reserve(n);
   for (std::size_t i = 0; i < n; ++i) fields.emplace_back(r, single ? "" : detail::member_prefix(i));
+  const bool weighted = !single && r.has("weights");
+  const auto weights = weighted ? r.float64_array("weights") : std::vector<double>();
+  const double offset = weighted ? r.float64("offset") : 0.0;
   r.check_all_used();
   std::vector<LatencyPredictor<Scalar, Space>> members;
   for (auto& f : fields) members.push_back(f.template build<Scalar, Space>());
   try {
+    if (weighted) return PredictorEnsemble<Scalar, Space>(std::move(members), weights, offset);
     return PredictorEnsemble<Scalar, Space>(std::move(members));
   } catch (const InvalidArgument& e) {
     r.fail(std::string("invalid ensemble: ") + e.what());
