@@ -129,14 +129,15 @@ void BM_FineTune(benchmark::State& state) {
 }
 BENCHMARK(BM_FineTune)->ArgName("samples")->Arg(10)->Unit(benchmark::kMillisecond)->Iterations(1);
 
-// One architecture's latency: the blend (every base) against one base.
+// One architecture's latency: the blend of N = 50 (the line and the bases it
+// weighs) against one base.
 void BM_PredictOne(benchmark::State& state) {
   const auto& d = adapt_data();
   if (!d.error.empty()) {
     state.SkipWithError(d.error.c_str());
     return;
   }
-  const auto [xs, ys] = samples(d, 10);
+  const auto [xs, ys] = samples(d, 50);
   const auto blended = d.model->blended(d.model->blend(d.target, xs, ys));
   const auto& one = d.model->models().front();
   std::size_t i = 0;
@@ -145,6 +146,7 @@ void BM_PredictOne(benchmark::State& state) {
     benchmark::DoNotOptimize(state.range(0) != 0 ? blended.predict(arch) : one.predict(arch));
   }
   state.SetItemsProcessed(state.iterations());
+  state.counters["members"] = static_cast<double>(state.range(0) != 0 ? blended.size() : 1);
 }
 BENCHMARK(BM_PredictOne)->ArgName("blend")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 

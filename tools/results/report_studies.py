@@ -75,8 +75,9 @@ def generalisation(r):
         "(`experiments/generalisation --full`; docs/generalisation.md):\n")
     r.w("- **one base**: the base whose line in log space fits the fingerprint plus the N samples best "
         "(leave-one-out), mapped by that line (`DevicePredictor::map`);")
-    r.w("- **blend**: every base weighted, fitted on the fingerprint plus the N samples with a ridge penalty "
-        "towards that one base's line, the penalty chosen by leave-one-out (`DevicePredictor::blend`);")
+    r.w("- **blend**: that one base's line corrected by every base, a ridge regression of its residuals on the "
+        "fingerprint plus the N samples, taken only where leave-one-out says it pays; none from the fingerprint "
+        "alone (`DevicePredictor::blend`);")
     r.w("- **finetune**: `fine_tune_from` over the same bases, on the N samples plus the fingerprint;")
     r.w(f"- **adapt** (`adapt_to_device`, what `hwnas adapt` does): blend below N = {gj['fine_tune_from']}; "
         "from there blend or finetune, whichever does better on a seeded 20 % hold-out of the N samples "
@@ -166,8 +167,8 @@ def fbnet_devices(r):
         "columns predicts each held-out column from its fingerprint (its latencies of the reference "
         f"architectures) and N samples of its train rows (seeds {', '.join(map(str, fj['seeds']))}): "
         "**one base** (the base whose line in log space fits best, leave-one-out; `DevicePredictor::map`), "
-        "**blend** (every base weighted, a ridge penalty towards that one base's line, chosen by leave-one-out; "
-        "`DevicePredictor::blend`), **finetune** (`fine_tune_from` on the samples plus the fingerprint), **adapt** "
+        "**blend** (that line corrected by every base where leave-one-out says it pays; none from the fingerprint "
+        "alone; `DevicePredictor::blend`), **finetune** (`fine_tune_from` on the samples plus the fingerprint), **adapt** "
         "(`adapt_to_device`, what `hwnas adapt` does: the blend below 100 samples); **trivial**: the other device "
         "whose fingerprint ranks the references most alike, its own measurements mapped by a line through the "
         f"fingerprint. Means over the {len(cols)} held-out columns:\n")
@@ -242,7 +243,9 @@ def adapt_speed(r):
     r.w(f"| `adapt_to_device`, N = 50 | {adapt50:.1f} ms |")
     r.w(f"| `fine_tune_from`, N = 10 (one run) | {tune10:.0f} ms ({tune10 / adapt10:.0f}× the blend) |")
     r.w(f"| one architecture's latency, one base | {one:.2f} µs |")
-    r.w(f"| one architecture's latency, the blend ({bases} bases) | {blend:.2f} µs |")
+    members = int(rows["BM_PredictOne/blend:1"].get("members", 0))
+    r.w(f"| one architecture's latency, the blend of N = 50 ({members} members: the line and the bases it weighs) "
+        f"| {blend:.2f} µs |")
     r.w("")
     r.check("FBNet: adapting to a new device with 10 samples ≤ 1 s", adapt10 <= 1000, f"{adapt10:.1f} ms")
 
