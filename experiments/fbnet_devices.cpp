@@ -179,13 +179,10 @@ int run(int argc, char** argv) {
           const auto p_random = blend.predict(random_archs);
           lowest_prediction = std::min({lowest_prediction, *std::min_element(p_test.begin(), p_test.end()),
                                         *std::min_element(p_random.begin(), p_random.end())});
-          std::vector<CategoricalArch> xa = samples.archs();
-          std::vector<double> yf = ya;
-          xa.insert(xa.end(), reference.begin(), reference.end());
-          yf.insert(yf.end(), device.fingerprint.begin(), device.fingerprint.end());
           hwnas::TransferOptions transfer;
           transfer.training.seed = seed;
-          const auto tuned = hwnas::fine_tune_from<float, CategoricalSpace>(model.models(), xa, yf, transfer);
+          const auto tuned = hwnas::fine_tune_to_device(model, device, std::span<const CategoricalArch>(samples.archs()),
+                                                        std::span<const double>(ya), transfer);
           add("finetune", tuned.evaluate(test.archs(), y_test));
           hwnas::AdaptOptions adapt;
           adapt.transfer.training.seed = seed;

@@ -199,13 +199,10 @@ int run(int argc, char** argv) {
           curve[n]["fingerprint"].add(model.mapped(mapping).evaluate(test.archs(), y_test));
           curve[n]["blend"].add(model.blended(model.blend(device, samples.archs(), ya)).evaluate(test.archs(), y_test));
           if (n >= 5) {
-            std::vector<Architecture> xa = samples.archs();
-            std::vector<double> yf = ya;
-            xa.insert(xa.end(), reference.begin(), reference.end());
-            yf.insert(yf.end(), device.fingerprint.begin(), device.fingerprint.end());
             hwnas::TransferOptions transfer;
             transfer.training.seed = seed;
-            const auto tuned = hwnas::fine_tune_from<float>(model.models(), xa, yf, transfer);
+            const auto tuned = hwnas::fine_tune_to_device(model, device, std::span<const Architecture>(samples.archs()),
+                                                          std::span<const double>(ya), transfer);
             curve[n]["finetune"].add(tuned.evaluate(test.archs(), y_test));
           }
           hwnas::AdaptOptions adapt;

@@ -231,6 +231,12 @@ TEST_CASE("device predictor: a new device is reached through the base it is a po
     CHECK(tuned.predict(test) == few.predict(test));
   }
   CHECK(adapt_to_device(model, fresh, more, y_more, tune).predict(test) == tuned.predict(test));
+  // What adapt fine-tunes: the samples plus the fingerprint (30 points; 2 folds of 1 kept base).
+  TransferReport tr;
+  CHECK(fine_tune_to_device(model, fresh, more, y_more, tune.transfer, &tr).size() == 2);
+  CHECK(tr.train_rows + tr.validation_rows == 30);
+  CHECK(error_of([&] { (void)fine_tune_to_device(model, gpu("x", 1, {1.0}), more, y_more); }) ==
+        "device 'x': 1 fingerprint latencies for 10 reference architectures");
   // A device that is 3x the base 'add', so its line fits it exactly and
   // nothing is left to correct: the hold-out keeps the blend.
   auto exact = fresh;

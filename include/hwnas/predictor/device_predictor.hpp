@@ -235,20 +235,8 @@ class DevicePredictor {
                     std::span<const double> latencies = {}) const {
     require_mode(DescriptorMode::fingerprint, "map");
     if (const auto i = find(target.name)) return {.base = *i, .samples = reference_.size()};
-    auto [cal, y] = calibration(target, archs, latencies);
-    for (double& v : y) v = std::log(v);
-    DeviceMapping best;
-    best.loo_rmse = std::numeric_limits<double>::infinity();
-    for (std::size_t b = 0; b < models_.size(); ++b) {
-      std::vector<double> p = models_[b].predict(std::span<const Arch>(cal));
-      for (double& v : p) v = std::log(v);
-      const auto f = detail::fit_line(p, y);
-      if (f.c > 0 && f.loo_rmse < best.loo_rmse) best = {b, f.a, f.c, f.loo_rmse, y.size()};
-    }
-    if (!std::isfinite(best.loo_rmse)) {
-      throw InvalidArgument("device '" + target.name + "': its latencies fit no base (every line through them falls)");
-    }
-    return best;
+    const auto [cal, y] = calibration(target, archs, latencies);
+    return nearest_line(target.name, base_predictions(cal), y);
   }
 
   /// Fingerprint mode: the blend that reaches `target` (a training device,
@@ -267,23 +255,23 @@ class DevicePredictor {
     require_mode(DescriptorMode::fingerprint, "blend");
     const std::size_t k = models_.size();
     DeviceBlend best;
-    best.mapping = map(target, archs, latencies);
     best.weights.assign(k, 0.0);
     if (find(target.name)) {
+      best.mapping = map(target);
       best.samples = reference_.size();
       return best;
     }
     const auto [cal, y] = calibration(target, archs, latencies);
+    const auto p = base_predictions(cal);
+    best.mapping = nearest_line(target.name, p, y);
     const std::size_t n = y.size();
     best.samples = n;
     best.loo_rmse = best.mapping.loo_rmse;  // log units: about relative
     if (archs.empty()) return best;  // the fingerprint alone: measured, a correction over-fits it
     const auto rows = static_cast<Eigen::Index>(n);
-    std::vector<std::vector<double>> p(k);
     Eigen::MatrixXd a(rows, static_cast<Eigen::Index>(k + 1));
     std::vector<double> mean(k), scale(k);
     for (std::size_t b = 0; b < k; ++b) {
-      p[b] = models_[b].predict(std::span<const Arch>(cal));
       double m = 0, v = 0;
       for (double x : p[b]) m += x / static_cast<double>(n);
       for (double x : p[b]) v += (x - m) * (x - m) / static_cast<double>(n);
@@ -420,6 +408,33 @@ class DevicePredictor {
     return {std::move(cal), std::move(y)};
   }
 
+  // Every base's predictions (ms) of the calibration architectures.
+  std::vector<std::vector<double>> base_predictions(const std::vector<Arch>& cal) const {
+    std::vector<std::vector<double>> p;
+    for (const auto& m : models_) p.push_back(m.predict(std::span<const Arch>(cal)));
+    return p;
+  }
+
+  // The base whose line in log space, fitted on (predictions p, latencies
+  // y), has the smallest leave-one-out error among lines with a positive slope.
+  DeviceMapping nearest_line(const std::string& name, const std::vector<std::vector<double>>& p,
+                             const std::vector<double>& y) const {
+    std::vector<double> log_y(y.size());
+    std::transform(y.begin(), y.end(), log_y.begin(), [](double v) { return std::log(v); });
+    DeviceMapping best;
+    best.loo_rmse = std::numeric_limits<double>::infinity();
+    for (std::size_t b = 0; b < p.size(); ++b) {
+      std::vector<double> log_p(p[b].size());
+      std::transform(p[b].begin(), p[b].end(), log_p.begin(), [](double v) { return std::log(v); });
+      const auto f = detail::fit_line(log_p, log_y);
+      if (f.c > 0 && f.loo_rmse < best.loo_rmse) best = {b, f.a, f.c, f.loo_rmse, y.size()};
+    }
+    if (!std::isfinite(best.loo_rmse)) {
+      throw InvalidArgument("device '" + name + "': its latencies fit no base (every line through them falls)");
+    }
+    return best;
+  }
+
   void require_mode(DescriptorMode m, const char* what) const {
     if (mode_ != m) {
       throw InvalidArgument(std::string("device predictor: ") + what + " needs a " + std::string(to_string(m)) +
@@ -533,6 +548,25 @@ DevicePredictor<Scalar, Space> train_device_predictor(const BasicDataset<typenam
                                         std::move(models));
 }
 
+/// fine_tune_from over a fingerprint model's bases, on the samples (archs,
+/// latencies) plus the target's fingerprint of the reference architectures.
+template <class Scalar, class Space>
+PredictorEnsemble<Scalar, Space> fine_tune_to_device(const DevicePredictor<Scalar, Space>& model,
+                                                     const DeviceDescriptor& target,
+                                                     std::span<const typename Space::arch_type> archs,
+                                                     std::span<const double> latencies,
+                                                     const TransferOptions& options = TransferOptions(),
+                                                     TransferReport* report = nullptr) {
+  std::vector<typename Space::arch_type> xa(archs.begin(), archs.end());
+  std::vector<double> ya(latencies.begin(), latencies.end());
+  if (!target.fingerprint.empty()) {
+    detail::check_fingerprint_size(target, model.reference().size());
+    xa.insert(xa.end(), model.reference().begin(), model.reference().end());
+    ya.insert(ya.end(), target.fingerprint.begin(), target.fingerprint.end());
+  }
+  return fine_tune_from<Scalar, Space>(model.models(), xa, ya, options, report);
+}
+
 /// Few-shot adaptation to a new device (adapt_to_device).
 struct AdaptOptions {
   /// From this many measured samples on, fine-tuning is tried too: a seeded
@@ -573,12 +607,8 @@ PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, S
   }
   AdaptReport rep;
   rep.blend = model.blend(target, archs, latencies);
-  // The bases fine-tuned on samples plus the fingerprint.
-  auto fine_tune = [&](std::vector<Arch> xa, std::vector<double> ya, TransferReport* tr) {
-    xa.insert(xa.end(), model.reference().begin(), model.reference().end());
-    ya.insert(ya.end(), target.fingerprint.begin(), target.fingerprint.end());
-    return fine_tune_from<Scalar, Space>(model.models(), std::span<const Arch>(xa), std::span<const double>(ya),
-                                         options.transfer, tr);
+  auto fine_tune = [&](std::span<const Arch> xa, std::span<const double> ya, TransferReport* tr) {
+    return fine_tune_to_device(model, target, xa, ya, options.transfer, tr);
   };
   const std::size_t n = archs.size();
   if (n >= options.fine_tune_samples && n >= 2 && !target.fingerprint.empty()) {
@@ -598,9 +628,7 @@ PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, S
     rep.fine_tuned_holdout_rmse = rmse(fine_tune(xt, yt, nullptr).predict(xh), yh);
     rep.fine_tuned = rep.fine_tuned_holdout_rmse < rep.blend_holdout_rmse;
   }
-  auto result = rep.fine_tuned
-                    ? fine_tune({archs.begin(), archs.end()}, {latencies.begin(), latencies.end()}, &rep.transfer)
-                    : model.blended(rep.blend);
+  auto result = rep.fine_tuned ? fine_tune(archs, latencies, &rep.transfer) : model.blended(rep.blend);
   if (report) *report = std::move(rep);
   return result;
 }
