@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     std::cout << "skipped: " << csv.string() << " not found (pass HELP's fbnet_latency.csv as the first argument)\n";
     return 0;
   }
-  // The space as a user writes it (the same as the preset hwnas::fbnet_space()).
+  // The space as a user writes it: the decisions of the preset hwnas::fbnet_space(),
+  // which also describes FBNet's layers (docs/spaces.md).
   const hwnas::CategoricalSpace space = hwnas::parse_space_json(R"({
     "name": "fbnet",
     "decisions": [{"name": "op", "repeat": 22,

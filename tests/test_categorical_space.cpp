@@ -1,4 +1,5 @@
 // CategoricalSpace: a generic space of named decisions with their choices.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/fbnet_space.hpp"
+#include "hwnas/space/mbconv_space.hpp"
 #include "hwnas/space/search_space.hpp"
 
 using hwnas::CategoricalArch;
@@ -383,4 +385,107 @@ TEST_CASE("fbnet space: HELP's 22 layers of 9 operations") {
   CHECK(space.count().to_string() == "984770902183611232881");  // 9^22
   CHECK(space.encoding_dim() == 22 * 9);
   static_assert(hwnas::SearchSpace<CategoricalSpace>);
+}
+
+namespace {
+CategoricalArch fbnet_arch(const std::vector<std::string>& ops) {
+  CategoricalArch a;
+  for (const auto& op : ops) {
+    const auto& all = hwnas::fbnet_operations();
+    a.push_back(static_cast<int>(std::find(all.begin(), all.end(), op) - all.begin()));
+  }
+  return a;
+}
+}  // namespace
+
+TEST_CASE("fbnet space: HW-NAS-Bench's network, MACs and parameters by hand and against the FBNet paper") {
+  const CategoricalSpace cifar = hwnas::fbnet_space();
+  const CategoricalSpace imagenet = hwnas::fbnet_space(hwnas::FbnetInput::imagenet);
+  CHECK(imagenet.name() == "fbnet-imagenet");
+  CHECK(cifar.decisions() == imagenet.decisions());
+  CHECK_FALSE(cifar == imagenet);
+  REQUIRE(cifar.has_layers());
+
+  // Every layer skipped (CIFAR-100, 32x32): the stem 32^2 x 27 x 16 =
+  // 442368; where a stage changes the shape the skip is a 1x1 projection:
+  // 32^2 x 16 x 24 = 393216, 16^2 x 24 x 32 = 196608, 8^2 x 32 x 64 =
+  // 131072, 8^2 x 64 x 112 = 458752, 4^2 x 112 x 184 = 329728, 4^2 x 184 x
+  // 352 = 1036288; the head 4^2 x 352 x 1504 = 8470528; the classifier
+  // 1504 x 100 = 150400.
+  const CategoricalArch skip(22, 8);
+  CHECK(cifar.layers(skip).size() == 1 + 6 + 3);
+  CHECK(cifar.cost(skip).macs == 442368 + 393216 + 196608 + 131072 + 458752 + 329728 + 1036288 + 8470528 + 150400);
+  // Parameters: weights plus BN's scale and shift (plus the classifier's bias).
+  CHECK(cifar.cost(skip).params == (432 + 32) + (384 + 48) + (768 + 64) + (2048 + 128) + (7168 + 224) +
+                                       (20608 + 368) + (64768 + 704) + (529408 + 3008) + (150400 + 100));
+  // The same network on ImageNet (224x224, a stride-2 stem, strides 1 2 2 2 1 2 1, head 1984).
+  CHECK(imagenet.cost(skip).macs == 5419008 + 1204224 + 602112 + 401408 + 1404928 + 1009792 + 3173632 +
+                                        34220032 + 1984000);
+
+  // op0 = k3_e1_g2 on 32x32x16: the 1x1 convolutions in 2 groups (32^2 x
+  // 16 x 16 / 2 each), the 3x3 depthwise 32^2 x 16 x 9; a shortcut.
+  CategoricalArch g2 = skip;
+  g2[0] = 1;
+  const hwnas::Layer block = cifar.layers(g2)[1];
+  CHECK(block.groups == 2);
+  CHECK(block.shortcut);
+  CHECK(block.macs() == 131072 + 147456 + 131072);
+  CHECK(block.params() == (128 + 32) + (144 + 32) + (128 + 32));
+
+  // FBNet-B and FBNet-C (the paper's Figure 4, as facebookresearch's
+  // fbnet_modeldef.py writes them): the paper gives 295 M and 375 M FLOPs,
+  // 4.5 M and 5.5 M parameters (docs/spaces.md shows the differences).
+  const auto b = imagenet.cost(fbnet_arch({"k3_e1", "k3_e6", "k5_e1", "k3_e1", "k3_e1", "k5_e6", "k5_e3", "k3_e6",
+                                           "k5_e6", "k5_e6", "k5_e1", "skip", "k5_e3", "k5_e6", "k3_e1", "k5_e1",
+                                           "k5_e3", "k5_e6", "k5_e1", "k5_e6", "k5_e6", "k3_e6"}));
+  const auto c = imagenet.cost(fbnet_arch({"k3_e1", "k3_e6", "skip", "k3_e1", "k3_e1", "k5_e6", "k5_e3", "k5_e6",
+                                           "k3_e6", "k5_e6", "k5_e3", "k5_e6", "k5_e6", "k5_e6", "k5_e6", "k5_e6",
+                                           "k5_e3", "k5_e6", "k5_e6", "k5_e6", "k5_e6", "k3_e6"}));
+  CHECK(b.macs == doctest::Approx(295e6).epsilon(0.01));
+  CHECK(c.macs == doctest::Approx(375e6).epsilon(0.03));
+  CHECK(b.params == doctest::Approx(4.5e6).epsilon(0.08));
+  CHECK(c.params == doctest::Approx(5.5e6).epsilon(0.02));
+}
+
+TEST_CASE("categorical space: a network's layers are checked where they are given") {
+  hwnas::Layer stem;
+  stem.kind = hwnas::LayerKind::first_conv;
+  stem.in_size = stem.out_size = 8;
+  stem.in_channels = 3;
+  stem.out_channels = 4;
+  stem.kernel = 3;
+  hwnas::Layer widen = stem;  // a 1x1 convolution 4 -> 8
+  widen.kind = hwnas::LayerKind::conv;
+  widen.in_channels = 4;
+  widen.out_channels = 8;
+  widen.kernel = 1;
+  const std::vector<Decision> decisions{{"op", {0, 1}}};
+  auto make = [&](std::vector<std::vector<hwnas::Layer>> per_choice, std::vector<hwnas::Layer> head = {}) {
+    return CategoricalSpace(decisions, "net", hwnas::SpaceLayers{{stem}, {std::move(per_choice)}, std::move(head)});
+  };
+  const CategoricalSpace ok = make({{widen}, {widen}});
+  CHECK(ok.layers({1}).size() == 2);
+  CHECK_THROWS_WITH_AS(make({{widen}, {}}),
+                       doctest::Contains("categorical space 'net': layers: decision 'op' (index 0), choice 1: gives "
+                                         "8x8x4, choice 0 gives 8x8x8; every choice of a decision must give the "
+                                         "same shape"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(make({{widen}}), doctest::Contains("1 layer lists for 2 choices"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(make({{widen}, {widen}}, {widen}),
+                       doctest::Contains("head: layer 0 (conv): takes 8x8x4 but the layers before it give 8x8x8"),
+                       InvalidArgument);
+  hwnas::Layer wrong = widen;
+  wrong.out_size = 4;
+  CHECK_THROWS_WITH_AS(make({{wrong}, {widen}}),
+                       doctest::Contains("choice 0: layer 0 (conv): out_size = 4 but in_size 8 and stride 1 give 8"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(CategoricalSpace(decisions).layers({0}), doctest::Contains("has no layer list"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(ok.layers({2}), doctest::Contains("layers: decision 'op' (index 0): choice index 2"),
+                       InvalidArgument);
+  // Every layer of OFA's presets passes the same checks.
+  Rng rng(1);
+  for (const auto& space : {hwnas::MbConvSpace::ofa_mobilenet_v3(), hwnas::MbConvSpace::ofa_proxyless(1.3)}) {
+    for (const auto& l : space.layers(space.sample(rng))) CHECK(hwnas::layer_problem(l) == "");
+  }
 }

@@ -12,6 +12,7 @@
 #include "hwnas/measure/adapter.hpp"
 #include "hwnas/measure/cpu_executor.hpp"
 #include "hwnas/measure/timing.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "test_support.hpp"
 
@@ -226,6 +227,33 @@ TEST_CASE("measure: stem convolution, depthwise and pointwise convolutions again
   }
 }
 
+TEST_CASE("measure: grouped 1x1 convolutions and the channel shuffle against naive loops") {
+  Rng rng(4);
+  // Two groups: output channels 0..11 see input channels 0..7 only, 12..23
+  // see 8..15; the naive convolution gets the dense weights with zeros
+  // across groups.
+  const Nchw x = random_nchw(2, 16, 5, 5, rng);
+  std::vector<float> w(16 * 24, 0.0f);  // co x ci
+  const auto b = random_vector(24, rng);
+  std::vector<float> we(8 * 24);  // 2 blocks of 8 x 12
+  for (int g = 0; g < 2; ++g)
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 12; ++j) {
+        const float v = static_cast<float>(2 * rng.uniform01() - 1);
+        w[std::size_t((g * 12 + j) * 16 + g * 8 + i)] = v;
+        we[std::size_t(g * 8 * 12 + i * 12 + j)] = v;
+      }
+  Tensor out(2, 5, 5, 24);
+  measure::detail::pointwise(to_nhwc(x), we, b, Activation::relu, out, 2);
+  check_close(out, naive_conv(x, w, b, 24, 1, 1, false, Activation::relu));
+
+  // ShuffleNet's shuffle of 6 channels in 2 groups: (0 1 2)(3 4 5) -> 0 3 1 4 2 5.
+  Tensor in(1, 1, 1, 6), shuffled(1, 1, 1, 6);
+  for (int c = 0; c < 6; ++c) in.at(0, 0, 0, c) = static_cast<float>(c);
+  measure::detail::channel_shuffle(in, 2, shuffled);
+  CHECK(shuffled.data == std::vector<float>{0, 3, 1, 4, 2, 5});
+}
+
 TEST_CASE("measure: squeeze-and-excitation and global pooling against naive loops") {
   Rng rng(5);
   const int c = 16, se = 8;
@@ -292,6 +320,31 @@ TEST_CASE("measure: whole sub-networks of every preset have the layer list's out
       }
     }
   }
+}
+
+TEST_CASE("measure: FBNet networks (grouped blocks, projecting skips) run with the layer list's shape and MACs") {
+  Rng rng(12);
+  const CpuExecutor executor(1);
+  std::vector<CategoricalArch> archs{CategoricalArch(22, 1), CategoricalArch(22, 8)};  // all k3_e1_g2, all skip
+  for (int i = 0; i < 3; ++i) archs.push_back(fbnet_space().sample(rng));
+  for (const auto input : {FbnetInput::cifar100, FbnetInput::imagenet}) {
+    const CategoricalSpace space = fbnet_space(input);
+    CAPTURE(space.name());
+    for (const auto& arch : archs) {
+      auto net = executor.prepare(space.layers(arch), 1);
+      CHECK(net.macs_per_image() == space.cost(arch).macs);
+      const Tensor& out = net.forward();
+      CHECK(out.c == (input == FbnetInput::imagenet ? 1000 : 100));
+      bool finite = true;
+      for (float v : out.data) finite = finite && std::isfinite(v);
+      CHECK(finite);
+      if (input == FbnetInput::imagenet) break;  // one 224x224 network is enough
+    }
+  }
+  auto layers = fbnet_space().layers(CategoricalArch(22, 1));
+  layers[1].groups = 3;  // 16 channels do not split in 3
+  CHECK_THROWS_WITH_AS(executor.prepare(layers, 1), doctest::Contains("layer 1 (mbconv): 3 groups do not divide"),
+                       InvalidArgument);
 }
 
 TEST_CASE("measure: the executor is deterministic, images of a batch are independent, shortcuts add") {

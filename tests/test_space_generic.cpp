@@ -117,6 +117,17 @@ TEST_CASE("space generic: model files of a categorical space") {
   CHECK_THROWS_WITH_AS(categorical_from_bytes(hwnas::predictor_to_bytes(ofa), "o.hwnas"),
                        doctest::Contains("holds a predictor of the MBConv space 'ofa-mbv3'"), hwnas::FormatError);
 
+  // A space without layers writes no layer fields (its files stay as they
+  // were); FBNet's layers are stored and come back.
+  CHECK(bytes.find("space.layer") == std::string::npos);
+  const CategoricalSpace fbnet = hwnas::fbnet_space();
+  Predictor fp(fbnet, recipe.predictor);
+  const std::string fbytes = hwnas::predictor_to_bytes(fp);
+  const Predictor fback = categorical_from_bytes(fbytes, "f.hwnas");
+  CHECK(fback.space() == fbnet);
+  CHECK(fback.space().has_layers());
+  CHECK(hwnas::predictor_to_bytes(fback) == fbytes);
+
   const auto dir = std::filesystem::temp_directory_path() / "hwnas_space_generic";
   std::filesystem::create_directories(dir);
   hwnas::save_predictor(p, dir / "wide.hwnas");
@@ -179,8 +190,11 @@ TEST_CASE("space generic: tune and search run on a categorical space") {
   CHECK(result.budgets[1].best.fitness >= result.budgets[0].best.fitness);
   const auto again = finder.run(depth, latency);
   CHECK(again.budgets[0].best.arch == result.budgets[0].best.arch);
-  eo.max_macs = 1000;
-  CHECK_THROWS_WITH_AS(hwnas::BasicEvolutionFinder<CategoricalSpace>(space, eo),
+  // FBNet's layers give MACs, so max_macs holds; its decisions alone do not.
+  eo.max_macs = 50'000'000;  // about a tenth of random FBNet networks (CIFAR-100) are below
+  const auto capped = hwnas::BasicEvolutionFinder<CategoricalSpace>(space, eo).run(depth, latency);
+  for (const auto& b : capped.budgets) CHECK(space.cost(b.best.arch).macs <= eo.max_macs);
+  CHECK_THROWS_WITH_AS(hwnas::BasicEvolutionFinder<CategoricalSpace>(CategoricalSpace(space.decisions(), "fbnet"), eo),
                        doctest::Contains("max_macs needs a space with a layer list; space 'fbnet' has none"),
                        hwnas::InvalidArgument);
   // A latency model of another space is refused before anything is scored.

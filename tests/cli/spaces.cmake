@@ -83,9 +83,32 @@ function(hwnas_cli_case_space_file)
   hwnas_expect_error(m "missing.json")
 endfunction()
 
+# FBNet's network: MACs and parameters of the CIFAR-100 network (every
+# layer skipped: 11608960 MACs, 780660 parameters by hand, as in
+# test_categorical_space) and the ImageNet one; a space without layers has none.
+function(hwnas_cli_case_fbnet_macs)
+  hwnas_run(m macs --space fbnet --arch [=[["skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip","skip"]]=] --layers --json)
+  hwnas_expect_ok(m)
+  hwnas_expect_json(m)
+  hwnas_check("${m_json}" fbnet space)
+  hwnas_check("${m_json}" 11608960 results 0 macs)
+  hwnas_check("${m_json}" 780660 results 0 params)
+  hwnas_check_length("${m_json}" 10 results 0 layers)
+  hwnas_check("${m_json}" conv results 0 layers 2 kind) # the first projecting skip, 16 -> 24
+  hwnas_check("${m_json}" skip results 0 arch 21)
+
+  hwnas_run(i macs --space fbnet-imagenet --arch "${FBNET_ARCH}")
+  hwnas_expect_ok(i)
+  if(NOT i_out MATCHES "^[0-9]+\\.[0-9]+ M MACs, [0-9]+\\.[0-9]+ M params  \\[\"k3_e1\",\"skip\",\"k5_e6\",\"k3_e6\"")
+    hwnas_fail("unexpected text output: ${i_out}")
+  endif()
+
+  file(WRITE "${CASE_DIR}/space.json" [=[{"name": "plain", "decisions": [{"name": "a", "choices": [1, 2]}]}]=])
+  hwnas_run(p macs --space @space.json --arch "[1]")
+  hwnas_expect_error(p "--space @space.json: space 'plain' has no layer list")
+endfunction()
+
 function(hwnas_cli_case_categorical_refused)
-  hwnas_run(m macs --space fbnet --arch "${FBNET_ARCH}")
-  hwnas_expect_error(m "--space fbnet: macs needs an MBConv space")
   hwnas_run(l lut predict --space fbnet --lut x.json --arch "${FBNET_ARCH}")
   hwnas_expect_error(l "--space fbnet: lut predict needs an MBConv space")
   hwnas_run(s sample --space fbnet --distinct)

@@ -92,8 +92,8 @@ void add_progress_flag(CLI::App& cmd, bool& progress) {
 
 void SpaceArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--space", space,
-                 "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless, fbnet, or @FILE.json (a "
-                 "categorical space's definition, docs/spaces.md)")
+                 "search space: ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless, fbnet, fbnet-imagenet, or "
+                 "@FILE.json (a categorical space's definition, docs/spaces.md)")
       ->capture_default_str();
   cmd.add_option("--width", width,
                  "width multiplier of the supernet (OFA publishes 1.0 and 1.2 for MobileNetV3, 1.3 for ProxylessNAS)")
@@ -102,7 +102,8 @@ void SpaceArgs::add_to(CLI::App& cmd) {
 }
 
 AnySpace SpaceArgs::make_any() const {
-  if (space != "fbnet" && (space.empty() || space[0] != '@')) {
+  const bool fbnet = space == "fbnet" || space == "fbnet-imagenet";
+  if (!fbnet && (space.empty() || space[0] != '@')) {
     auto s = MbConvSpace::preset(space, width);
     return resolutions.empty() ? s : s.with_resolutions(resolutions);
   }
@@ -110,15 +111,16 @@ AnySpace SpaceArgs::make_any() const {
     throw hwnas::InvalidArgument("--space " + space + ": a categorical space has no width or resolutions; leave "
                                  "--width and --resolutions out");
   }
-  return space == "fbnet" ? hwnas::fbnet_space() : hwnas::read_space_file(space.substr(1));
+  if (fbnet) return hwnas::fbnet_space(space == "fbnet" ? hwnas::FbnetInput::cifar100 : hwnas::FbnetInput::imagenet);
+  return hwnas::read_space_file(space.substr(1));
 }
 
 MbConvSpace SpaceArgs::make(const char* who) const {
   auto any = make_any();
   if (auto* s = std::get_if<MbConvSpace>(&any)) return std::move(*s);
   throw hwnas::InvalidArgument("--space " + space + ": " + who +
-                               " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless): a "
-                               "categorical space has no layer list");
+                               " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless); "
+                               "for a categorical space it is not built yet");
 }
 
 bool model_is_categorical(const std::string& path) {

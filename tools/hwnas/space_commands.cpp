@@ -143,24 +143,40 @@ struct MacsOptions {
   bool json = false;
 };
 
-int run_macs(const MacsOptions& o) {
-  const auto space = o.space.make("macs");
+template <class Space>
+int macs_in(const Space& space, const MacsOptions& o) {
+  std::vector<typename Space::arch_type> archs;
+  if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+    if (!space.has_layers()) {
+      throw hwnas::InvalidArgument("--space " + o.space.space + ": space '" + space.name() +
+                                   "' has no layer list; give its definition 'stem', 'layers' per decision and "
+                                   "'head' (docs/spaces.md)");
+    }
+    archs = load_archs(o.arch, space).archs;
+  } else {
+    archs = o.arch.load(space, false).archs;
+  }
   Json results = Json::array();
-  for (const auto& a : o.arch.load(space, false).archs) {
+  for (const auto& a : archs) {
     const auto list = space.layers(a);
     const auto cost = hwnas::network_cost(list);
-    Json r = {{"arch", a}, {"macs", cost.macs}, {"params", cost.params}};
+    Json r = {{"arch", arch_json(space, a)}, {"macs", cost.macs}, {"params", cost.params}};
     if (o.layers) r["layers"] = list;
     if (!o.json) {
-      std::cout << mmacs(cost.macs) << " M MACs, " << mmacs(cost.params) << " M params  "
-                << hwnas::arch_to_json(a) << '\n';
+      std::string text;
+      if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+        text = r["arch"].dump();
+      } else {
+        text = hwnas::arch_to_json(a);
+      }
+      std::cout << mmacs(cost.macs) << " M MACs, " << mmacs(cost.params) << " M params  " << text << '\n';
       if (o.layers) {
         for (const auto& l : list) {
           std::cout << "  " << std::left << std::setw(13) << hwnas::to_string(l.kind) << l.in_size << 'x'
                     << l.in_size << 'x' << l.in_channels << " -> " << l.out_size << 'x' << l.out_size << 'x'
                     << l.out_channels << "  k" << l.kernel << " s" << l.stride << " mid " << l.mid_channels
-                    << " se " << l.se_channels << ' ' << hwnas::to_string(l.act) << (l.shortcut ? " +id" : "")
-                    << "  " << l.macs() << " MACs\n";
+                    << " se " << l.se_channels << (l.groups > 1 ? " g" + std::to_string(l.groups) : "") << ' '
+                    << hwnas::to_string(l.act) << (l.shortcut ? " +id" : "") << "  " << l.macs() << " MACs\n";
         }
       }
     }
@@ -168,6 +184,10 @@ int run_macs(const MacsOptions& o) {
   }
   if (o.json) print_json({{"space", space.name()}, {"results", results}});
   return 0;
+}
+
+int run_macs(const MacsOptions& o) {
+  return std::visit([&](const auto& space) { return macs_in(space, o); }, o.space.make_any());
 }
 
 // --------------------------------------------------------------- encode ----

@@ -92,6 +92,7 @@ void to_json(J& j, const Layer& l) {
         {"expand", l.expand_ratio},
         {"mid", l.mid_channels},
         {"se", l.se_channels},
+        {"groups", l.groups},
         {"act", std::string(to_string(l.act))},
         {"shortcut", l.shortcut},
         {"macs", l.macs()},

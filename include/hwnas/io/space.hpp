@@ -5,11 +5,16 @@
 //                  {"name": "op", "repeat": 12, "labels": ["conv3", "conv5", "skip"]}]}
 // "choices" are numbers (default: 0, 1, ... for the labels); "labels" name
 // them; "repeat": n makes n decisions op0..op{n-1} of the same choices.
+// Optionally the network (SpaceLayers): "stem" and "head", lists of layers,
+// and per decision "layers", one list of layers per choice, e.g.
+//   {"kind": "mbconv", "in_size": 32, "in_channels": 16, "out_channels": 24,
+//    "kernel": 3, "stride": 2, "expand_ratio": 6, "act": "relu"}
 // Architectures of such a space as JSON: a list of choice labels or values
 // per architecture. Needs nlohmann-json: link hwnas::io.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -38,6 +43,16 @@ inline CategoricalSpace read_space_file(const std::filesystem::path& path);
 /// parse_space_json reads back to an equal space.
 inline nlohmann::ordered_json space_to_json(const CategoricalSpace& space);
 
+/// A layer from JSON: "kind", "in_size", "in_channels" and "out_channels",
+/// and where they differ from a Layer's defaults "kernel", "stride",
+/// "expand_ratio" (mbconv: default 1), "mid_channels" (mbconv: default
+/// in_channels x expand_ratio), "se_channels", "groups", "always_expand",
+/// "act", "use_bn", "bias", "shortcut"; out_size follows from the kind,
+/// in_size and stride. FormatError naming `path` and the field.
+inline Layer layer_from_json(const nlohmann::json& v, const std::string& source, const std::string& path);
+/// The inverse: the fields above that differ from their defaults.
+inline nlohmann::ordered_json layer_to_json(const Layer& l);
+
 /// An architecture from JSON: a list with one entry per decision, each a
 /// label or a number equal to a choice value. FormatError naming the decision.
 inline CategoricalArch categorical_arch_from_json(const nlohmann::json& v, const CategoricalSpace& space,
@@ -63,8 +78,23 @@ inline CategoricalSpace categorical_space_from_json(const nlohmann::json& v, con
   };
   if (!v.is_object()) fail("", "expected a space definition {\"name\", \"decisions\"}, found " + detail::json_brief(v));
   for (const auto& [key, value] : v.items()) {
-    if (key != "name" && key != "decisions") fail(key, "unknown field (expected name, decisions)");
+    if (key != "name" && key != "decisions" && key != "stem" && key != "head") {
+      fail(key, "unknown field (expected name, decisions, stem, head)");
+    }
   }
+  SpaceLayers layers;
+  bool has_layers = false;
+  auto layer_list = [&](const nlohmann::json& list, const std::string& path) {
+    if (!list.is_array()) fail(path, "expected a list of layers, found " + detail::json_brief(list));
+    std::vector<Layer> out;
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      out.push_back(layer_from_json(list[k], source, path + "[" + std::to_string(k) + "]"));
+    }
+    has_layers = true;
+    return out;
+  };
+  if (v.contains("stem")) layers.stem = layer_list(v["stem"], "stem");
+  if (v.contains("head")) layers.head = layer_list(v["head"], "head");
   std::string name = "categorical";
   if (v.contains("name")) {
     if (!v["name"].is_string()) fail("name", "expected a string, found " + detail::json_brief(v["name"]));
@@ -81,8 +111,8 @@ inline CategoricalSpace categorical_space_from_json(const nlohmann::json& v, con
     const std::string at = "decisions[" + std::to_string(i) + "]";
     if (!d.is_object()) fail(at, "expected an object {\"name\", \"choices\", \"labels\", \"repeat\"}");
     for (const auto& [key, value] : d.items()) {
-      if (key != "name" && key != "choices" && key != "labels" && key != "repeat") {
-        fail(at + "." + key, "unknown field (expected name, choices, labels, repeat)");
+      if (key != "name" && key != "choices" && key != "labels" && key != "repeat" && key != "layers") {
+        fail(at + "." + key, "unknown field (expected name, choices, labels, repeat, layers)");
       }
     }
     if (!d.contains("name") || !d["name"].is_string()) fail(at + ".name", "expected a string");
@@ -110,6 +140,17 @@ inline CategoricalSpace categorical_space_from_json(const nlohmann::json& v, con
       if (one.labels.empty()) fail(at, "give 'choices', 'labels' or both");
       for (std::size_t j = 0; j < one.labels.size(); ++j) one.choices.push_back(static_cast<double>(j));
     }
+    std::vector<std::vector<Layer>> per_choice;  // none given: checked below, once the space is known
+    if (d.contains("layers")) {
+      const auto& lists = d["layers"];
+      if (!lists.is_array()) {
+        fail(at + ".layers", "expected one list of layers per choice, found " + detail::json_brief(lists));
+      }
+      for (std::size_t j = 0; j < lists.size(); ++j) {
+        per_choice.push_back(layer_list(lists[j], at + ".layers[" + std::to_string(j) + "]"));
+      }
+      has_layers = true;
+    }
     std::size_t repeat = 0;  // 0: one decision of that name
     if (d.contains("repeat")) {
       const auto& r = d["repeat"];
@@ -118,18 +159,16 @@ inline CategoricalSpace categorical_space_from_json(const nlohmann::json& v, con
       }
       repeat = r.get<std::size_t>();
     }
-    if (repeat == 0) {
-      decisions.push_back(std::move(one));
-    } else {
-      for (std::size_t k = 0; k < repeat; ++k) {
-        Decision copy = one;
-        copy.name += std::to_string(k);
-        decisions.push_back(std::move(copy));
-      }
+    for (std::size_t k = 0; k < std::max<std::size_t>(repeat, 1); ++k) {
+      Decision copy = one;
+      if (repeat > 0) copy.name += std::to_string(k);
+      decisions.push_back(std::move(copy));
+      layers.choices.push_back(per_choice);
     }
   }
+  if (!has_layers) layers = {};
   try {
-    return CategoricalSpace(std::move(decisions), std::move(name));
+    return CategoricalSpace(std::move(decisions), std::move(name), std::move(layers));
   } catch (const InvalidArgument& e) {
     throw FormatError(source, 0, 0, e.what());
   }
@@ -152,10 +191,101 @@ inline nlohmann::ordered_json space_to_json(const CategoricalSpace& space) {
     if (!d.labels.empty()) one["labels"] = d.labels;
     decisions.push_back(std::move(one));
   }
+  const SpaceLayers& sl = space.space_layers();
+  auto list = [](const std::vector<Layer>& layers) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const Layer& l : layers) out.push_back(layer_to_json(l));
+    return out;
+  };
   nlohmann::ordered_json out;
   out["name"] = space.name();
+  if (space.has_layers()) {
+    out["stem"] = list(sl.stem);
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+      nlohmann::ordered_json per_choice = nlohmann::ordered_json::array();
+      for (const auto& layers : sl.choices[i]) per_choice.push_back(list(layers));
+      decisions[i]["layers"] = std::move(per_choice);
+    }
+  }
   out["decisions"] = std::move(decisions);
+  if (space.has_layers()) out["head"] = list(sl.head);
   return out;
+}
+
+inline Layer layer_from_json(const nlohmann::json& v, const std::string& source, const std::string& path) {
+  auto fail = [&](const std::string& field, const std::string& what) {
+    throw FormatError(source, 0, 0, "field '" + path + (field.empty() ? "" : "." + field) + "': " + what);
+  };
+  static constexpr std::array<std::string_view, 15> kFields{
+      "kind",         "in_size",     "in_channels", "out_channels", "kernel", "stride", "expand_ratio", "mid_channels",
+      "se_channels", "groups",      "always_expand", "act",         "use_bn", "bias",   "shortcut"};
+  if (!v.is_object()) {
+    fail("", "expected a layer {\"kind\", \"in_size\", \"in_channels\", ...}, found " + detail::json_brief(v));
+  }
+  for (const auto& [key, value] : v.items()) {
+    if (std::find(kFields.begin(), kFields.end(), key) == kFields.end()) {
+      fail(key, "unknown field (expected kind, in_size, in_channels, out_channels, kernel, stride, expand_ratio, "
+                "mid_channels, se_channels, groups, always_expand, act, use_bn, bias, shortcut)");
+    }
+  }
+  Layer l;
+  const auto& kind = detail::json_field(v, source, path, "kind");
+  if (!kind.is_string()) fail("kind", "expected a string, found " + detail::json_brief(kind));
+  try {
+    l.kind = layer_kind_from_string(kind.get<std::string>());
+  } catch (const InvalidArgument& e) {
+    fail("kind", e.what());
+  }
+  if (v.contains("act")) {
+    if (!v["act"].is_string()) fail("act", "expected a string, found " + detail::json_brief(v["act"]));
+    try {
+      l.act = activation_from_string(v["act"].get<std::string>());
+    } catch (const InvalidArgument& e) {
+      fail("act", e.what());
+    }
+  }
+  auto optional_int = [&](const char* key, int fallback) {
+    return v.contains(key) ? detail::json_int_field(v, source, path, key) : fallback;
+  };
+  const bool mbconv = l.kind == LayerKind::mbconv;
+  l.in_size = detail::json_int_field(v, source, path, "in_size");
+  l.in_channels = detail::json_int_field(v, source, path, "in_channels");
+  l.out_channels = detail::json_int_field(v, source, path, "out_channels");
+  l.kernel = optional_int("kernel", 1);
+  l.stride = optional_int("stride", 1);
+  l.expand_ratio = optional_int("expand_ratio", mbconv ? 1 : 0);
+  l.mid_channels = optional_int("mid_channels", mbconv ? l.in_channels * l.expand_ratio : 0);
+  l.se_channels = optional_int("se_channels", 0);
+  l.groups = optional_int("groups", 1);
+  l.always_expand = detail::json_bool_field(v, source, path, "always_expand", false);
+  l.use_bn = detail::json_bool_field(v, source, path, "use_bn", false);
+  l.bias = detail::json_bool_field(v, source, path, "bias", false);
+  l.shortcut = detail::json_bool_field(v, source, path, "shortcut", false);
+  const bool to_one = l.kind == LayerKind::pool || l.kind == LayerKind::classifier;
+  l.out_size = to_one ? 1 : (l.in_size - 1) / std::max(l.stride, 1) + 1;
+  if (const std::string p = layer_problem(l); !p.empty()) fail("", p);
+  return l;
+}
+
+inline nlohmann::ordered_json layer_to_json(const Layer& l) {
+  nlohmann::ordered_json o;
+  o["kind"] = std::string(to_string(l.kind));
+  o["in_size"] = l.in_size;
+  o["in_channels"] = l.in_channels;
+  o["out_channels"] = l.out_channels;
+  if (l.kernel != 1) o["kernel"] = l.kernel;
+  if (l.stride != 1) o["stride"] = l.stride;
+  const bool mbconv = l.kind == LayerKind::mbconv;
+  if (l.expand_ratio != (mbconv ? 1 : 0)) o["expand_ratio"] = l.expand_ratio;
+  if (l.mid_channels != (mbconv ? l.in_channels * l.expand_ratio : 0)) o["mid_channels"] = l.mid_channels;
+  if (l.se_channels != 0) o["se_channels"] = l.se_channels;
+  if (l.groups != 1) o["groups"] = l.groups;
+  if (l.always_expand) o["always_expand"] = true;
+  if (l.act != Activation::none) o["act"] = std::string(to_string(l.act));
+  if (l.use_bn) o["use_bn"] = true;
+  if (l.bias) o["bias"] = true;
+  if (l.shortcut) o["shortcut"] = true;
+  return o;
 }
 
 inline CategoricalArch categorical_arch_from_json(const nlohmann::json& v, const CategoricalSpace& space,

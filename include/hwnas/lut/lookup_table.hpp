@@ -177,6 +177,20 @@ void for_each_lut_key(Family family, std::span<const Layer> layers, Fn&& fn) {
           key += l.has_se() ? "-se:1" : "-se:0";
           key += l.act == Activation::h_swish ? "-hs:1" : "-hs:0";
         }
+        // Only FBNet's blocks have these; OFA's keys stay as OFA writes them.
+        if (l.groups > 1) {
+          key += "-groups:";
+          detail::append_int(key, l.groups);
+        }
+        if (l.always_expand && l.expand_ratio == 1) key += "-pw:1";
+        break;
+      case LayerKind::conv:
+        key = "conv";
+        detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+        key += "-kernel:";
+        detail::append_int(key, l.kernel);
+        key += "-stride:";
+        detail::append_int(key, l.stride);
         break;
       case LayerKind::final_expand:
         key = "Conv_1";

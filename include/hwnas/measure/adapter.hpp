@@ -57,9 +57,10 @@ TimingStats measure_layers(A& adapter, std::span<const Layer> layers, int batch 
   }
 }
 
-/// Times a sub-network of `space` (validates `arch`).
-template <Adapter A>
-TimingStats measure_network(A& adapter, const MbConvSpace& space, const Architecture& arch, int batch = 1,
+/// Times a sub-network of `space`, any space with a layer list: MbConvSpace,
+/// or a CategoricalSpace that has layers (validates `arch`).
+template <Adapter A, class Space>
+TimingStats measure_network(A& adapter, const Space& space, const typename Space::arch_type& arch, int batch = 1,
                             const TimingOptions& options = {}) {
   const auto layers = space.layers(arch);
   return measure_layers(adapter, layers, batch, options);

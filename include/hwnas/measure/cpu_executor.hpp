@@ -1,10 +1,11 @@
 // A built-in CPU executor: really runs MBConv sub-networks of every preset
-// (stem convolution, expand / depthwise / project convolutions, squeeze-and-
-// excitation, ReLU / ReLU6 / h-swish, batch norm folded into the
-// convolutions, global pooling, linear layers) with random weights, so a
-// machine can measure itself with nothing but Eigen. Single-threaded;
-// activations are NHWC (channels innermost), so 1x1 convolutions are one
-// matrix product and depthwise ones vectorise over channels.
+// and FBNet's (stem convolution, expand / depthwise / project convolutions,
+// grouped 1x1 convolutions with a channel shuffle, squeeze-and-excitation,
+// ReLU / ReLU6 / h-swish, batch norm folded into the convolutions, global
+// pooling, linear layers) with random weights, so a machine can measure
+// itself with nothing but Eigen. Single-threaded; activations are NHWC
+// (channels innermost), so 1x1 convolutions are one matrix product and
+// depthwise ones vectorise over channels.
 #pragma once
 
 #include <Eigen/Core>
@@ -62,16 +63,33 @@ inline void activate(Activation act, float* x, std::size_t n) {
 }
 
 /// 1x1 convolution (or a linear layer on an n x 1 x 1 x c tensor):
-/// out = act(in W + b); W is cin x cout row-major.
+/// out = act(in W + b). With g groups, W is g blocks of (cin/g) x (cout/g),
+/// row-major, each mapping its group of input channels to its group of
+/// output channels.
 inline void pointwise(const Tensor& in, const std::vector<float>& w, const std::vector<float>& b, Activation act,
-                      Tensor& out) {
+                      Tensor& out, int groups = 1) {
   const auto rows = static_cast<Eigen::Index>(in.pixels());
+  const Eigen::Index ci = in.c / groups, co = out.c / groups;
   ConstMatrixMap x(in.data.data(), rows, in.c);
-  ConstMatrixMap wm(w.data(), in.c, out.c);
   MatrixMap y(out.data.data(), rows, out.c);
-  y.noalias() = x * wm;
+  for (Eigen::Index g = 0; g < groups; ++g) {
+    y.middleCols(g * co, co).noalias() = x.middleCols(g * ci, ci) * ConstMatrixMap(w.data() + g * ci * co, ci, co);
+  }
   y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(b.data(), out.c);
   activate(act, out.data.data(), out.data.size());
+}
+
+/// ShuffleNet's channel shuffle into `out`: channel gi * (c/g) + i of each
+/// pixel moves to i * g + gi, so the next grouped convolution mixes groups.
+inline void channel_shuffle(const Tensor& in, int groups, Tensor& out) {
+  const int per_group = in.c / groups;
+  for (std::size_t p = 0; p < in.pixels(); ++p) {
+    const float* src = in.data.data() + p * static_cast<std::size_t>(in.c);
+    float* dst = out.data.data() + p * static_cast<std::size_t>(in.c);
+    for (int g = 0; g < groups; ++g) {
+      for (int i = 0; i < per_group; ++i) dst[i * groups + g] = src[g * per_group + i];
+    }
+  }
 }
 
 /// Calls fn(tap, iy, ix) for each tap ky * k + kx of a k x k window (stride
@@ -194,10 +212,10 @@ class CpuNetwork {
   std::int64_t macs_per_image() const noexcept { return macs_; }
 
  private:
-  enum class Op { conv, pointwise, depthwise, squeeze_excite, pool, add_shortcut };
+  enum class Op { conv, pointwise, depthwise, shuffle, squeeze_excite, pool, add_shortcut };
   struct Step {
     Op op;
-    int k = 1, stride = 1, se = 0;
+    int k = 1, stride = 1, se = 0, groups = 1;
     Activation act = Activation::none;
     std::vector<float> w, b, w2, b2;
     Tensor out, patches;
@@ -205,7 +223,8 @@ class CpuNetwork {
   };
 
   static bool in_place(Op op) noexcept { return op == Op::squeeze_excite || op == Op::add_shortcut; }
-  void add_conv(Op op, int k, int stride, int cout, Activation act, int fan_in, bool bias_is_bn, Rng& rng);
+  void add_conv(Op op, int k, int stride, int cout, Activation act, bool bias_is_bn, Rng& rng, int groups = 1);
+  void add_shuffle(int groups);
   // The output of the last step that has one (in-place steps change it).
   const Tensor& last() const noexcept {
     for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
@@ -236,22 +255,24 @@ class CpuExecutor {
 
 // ---------------------------------------------------------------------------
 
-inline void CpuNetwork::add_conv(Op op, int k, int stride, int cout, Activation act, int fan_in, bool bias_is_bn,
-                                 Rng& rng) {
+inline void CpuNetwork::add_conv(Op op, int k, int stride, int cout, Activation act, bool bias_is_bn, Rng& rng,
+                                 int groups) {
   const Tensor& in = last();
   Step s;
   s.op = op;
   s.k = k;
   s.stride = stride;
+  s.groups = groups;
   s.act = act;
   const int oh = (in.h - 1) / stride + 1, ow = (in.w - 1) / stride + 1;
   const int out_c = op == Op::depthwise ? in.c : cout;
+  // Weights per output channel: its fan-in.
   const std::size_t rows = op == Op::conv ? static_cast<std::size_t>(k) * k * in.c
                            : op == Op::depthwise ? static_cast<std::size_t>(k) * k
-                                                 : static_cast<std::size_t>(in.c);
+                                                 : static_cast<std::size_t>(in.c / groups);
   // Uniform(-1, 1) / sqrt(fan_in) keeps activations near unit scale through
   // any depth (no overflow, no denormals that would slow the arithmetic).
-  const float scale = 1.0f / std::sqrt(static_cast<float>(fan_in));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(rows));
   s.w.resize(rows * static_cast<std::size_t>(out_c));
   for (float& v : s.w) v = scale * static_cast<float>(2.0 * rng.uniform01() - 1.0);
   // A folded batch norm leaves a bias; a convolution without one gets zeros.
@@ -263,6 +284,15 @@ inline void CpuNetwork::add_conv(Op op, int k, int stride, int cout, Activation 
   if (op == Op::conv) s.patches = Tensor(in.n, oh, ow, static_cast<int>(rows));
   const std::int64_t area = std::int64_t{oh} * ow;
   macs_ += op == Op::depthwise ? area * k * k * out_c : area * static_cast<std::int64_t>(rows) * out_c;
+  steps_.push_back(std::move(s));
+}
+
+inline void CpuNetwork::add_shuffle(int groups) {
+  const Tensor& in = last();
+  Step s;
+  s.op = Op::shuffle;
+  s.groups = groups;
+  s.out = Tensor(in.n, in.h, in.w, in.c);
   steps_.push_back(std::move(s));
 }
 
@@ -287,15 +317,18 @@ inline CpuNetwork::CpuNetwork(std::span<const Layer> layers, int batch, std::uin
     }
     switch (l.kind) {
       case LayerKind::first_conv:
-        add_conv(Op::conv, l.kernel, l.stride, l.out_channels, l.act, l.kernel * l.kernel * l.in_channels,
+      case LayerKind::conv: {
+        const bool one_by_one = l.kernel == 1 && l.stride == 1;
+        add_conv(one_by_one ? Op::pointwise : Op::conv, l.kernel, l.stride, l.out_channels, l.act,
                  l.use_bn || l.bias, rng);
         break;
+      }
       case LayerKind::final_expand:
       case LayerKind::feature_mix:
-        add_conv(Op::pointwise, 1, 1, l.out_channels, l.act, l.in_channels, l.use_bn || l.bias, rng);
+        add_conv(Op::pointwise, 1, 1, l.out_channels, l.act, l.use_bn || l.bias, rng);
         break;
       case LayerKind::classifier:
-        add_conv(Op::pointwise, 1, 1, l.out_channels, Activation::none, l.in_channels, l.bias, rng);
+        add_conv(Op::pointwise, 1, 1, l.out_channels, Activation::none, l.bias, rng);
         break;
       case LayerKind::pool: {
         Step s;
@@ -305,9 +338,18 @@ inline CpuNetwork::CpuNetwork(std::span<const Layer> layers, int batch, std::uin
         break;
       }
       case LayerKind::mbconv: {
+        const int g = l.groups;
+        if (g < 1 || l.in_channels % g != 0 || l.mid_channels % g != 0 || l.out_channels % g != 0) {
+          throw InvalidArgument("cpu executor: layer " + std::to_string(li) + " (mbconv): " + std::to_string(g) +
+                                " groups do not divide its channels " + std::to_string(l.in_channels) + ", " +
+                                std::to_string(l.mid_channels) + ", " + std::to_string(l.out_channels));
+        }
         const std::size_t block_input = steps_.size();  // the step whose input the shortcut adds
-        if (l.has_expand()) add_conv(Op::pointwise, 1, 1, l.mid_channels, l.act, l.in_channels, true, rng);
-        add_conv(Op::depthwise, l.kernel, l.stride, 0, l.act, l.kernel * l.kernel, true, rng);
+        if (l.has_expand()) {
+          add_conv(Op::pointwise, 1, 1, l.mid_channels, l.act, true, rng, g);
+          if (g > 1) add_shuffle(g);
+        }
+        add_conv(Op::depthwise, l.kernel, l.stride, 0, l.act, true, rng);
         if (l.has_se()) {
           Step s;  // in place, on the depthwise output
           s.op = Op::squeeze_excite;
@@ -323,7 +365,7 @@ inline CpuNetwork::CpuNetwork(std::span<const Layer> layers, int batch, std::uin
           macs_ += 2 * std::int64_t{l.mid_channels} * l.se_channels;
           steps_.push_back(std::move(s));
         }
-        add_conv(Op::pointwise, 1, 1, l.out_channels, Activation::none, l.mid_channels, true, rng);
+        add_conv(Op::pointwise, 1, 1, l.out_channels, Activation::none, true, rng, g);
         if (l.shortcut) {
           Step s;
           s.op = Op::add_shortcut;
@@ -357,7 +399,8 @@ inline const Tensor& CpuNetwork::forward(const Tensor& input) {
     read_[i] = in;
     switch (s.op) {
       case Op::conv: detail::conv2d(*in, s.w, s.b, s.k, s.stride, s.act, s.patches, s.out); break;
-      case Op::pointwise: detail::pointwise(*in, s.w, s.b, s.act, s.out); break;
+      case Op::pointwise: detail::pointwise(*in, s.w, s.b, s.act, s.out, s.groups); break;
+      case Op::shuffle: detail::channel_shuffle(*in, s.groups, s.out); break;
       case Op::depthwise: detail::depthwise(*in, s.w, s.b, s.k, s.stride, s.act, s.out); break;
       case Op::pool: detail::global_pool(*in, s.out); break;
       case Op::squeeze_excite: detail::squeeze_excite(*current, s.w, s.b, s.w2, s.b2, s.se); continue;

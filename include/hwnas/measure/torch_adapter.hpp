@@ -57,12 +57,13 @@ class TorchLayerImpl : public torch::nn::Module {
       case LayerKind::first_conv:
       case LayerKind::final_expand:
       case LayerKind::feature_mix:
+      case LayerKind::conv:
         conv_ = register_module("conv", torch_conv(l.in_channels, l.out_channels, l.kernel, l.stride, 1, l.bias));
         if (l.use_bn) bn_ = register_module("bn", torch::nn::BatchNorm2d(l.out_channels));
         break;
       case LayerKind::mbconv:
         if (l.has_expand()) {
-          expand_ = register_module("expand", torch_conv(l.in_channels, l.mid_channels, 1, 1, 1, false));
+          expand_ = register_module("expand", torch_conv(l.in_channels, l.mid_channels, 1, 1, l.groups, false));
           expand_bn_ = register_module("expand_bn", torch::nn::BatchNorm2d(l.mid_channels));
         }
         depthwise_ = register_module(
@@ -72,7 +73,7 @@ class TorchLayerImpl : public torch::nn::Module {
           reduce_ = register_module("se_reduce", torch_conv(l.mid_channels, l.se_channels, 1, 1, 1, true));
           excite_ = register_module("se_expand", torch_conv(l.se_channels, l.mid_channels, 1, 1, 1, true));
         }
-        project_ = register_module("project", torch_conv(l.mid_channels, l.out_channels, 1, 1, 1, false));
+        project_ = register_module("project", torch_conv(l.mid_channels, l.out_channels, 1, 1, l.groups, false));
         project_bn_ = register_module("project_bn", torch::nn::BatchNorm2d(l.out_channels));
         break;
       case LayerKind::classifier:
@@ -89,6 +90,7 @@ class TorchLayerImpl : public torch::nn::Module {
       case LayerKind::first_conv:
       case LayerKind::final_expand:
       case LayerKind::feature_mix:
+      case LayerKind::conv:
         x = conv_(x);
         if (bn_) x = bn_(x);
         return torch_activate(l.act, x);
@@ -99,6 +101,10 @@ class TorchLayerImpl : public torch::nn::Module {
       case LayerKind::mbconv: {
         torch::Tensor y = x;
         if (expand_) y = torch_activate(l.act, expand_bn_(expand_(y)));
+        if (expand_ && l.groups > 1) {  // ShuffleNet's channel shuffle
+          const auto n = y.size(0), c = y.size(1), h = y.size(2), w = y.size(3);
+          y = y.view({n, l.groups, c / l.groups, h, w}).transpose(1, 2).contiguous().view({n, c, h, w});
+        }
         y = torch_activate(l.act, depthwise_bn_(depthwise_(y)));
         if (reduce_) {
           const auto s = torch::hardsigmoid(excite_(torch::relu(reduce_(y.mean({2, 3}, true)))));

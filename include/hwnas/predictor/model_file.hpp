@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -110,6 +111,43 @@ inline std::string_view model_family_name(Family f) noexcept {
 
 inline constexpr std::string_view kCategoricalFamily = "categorical";
 
+// A Layer as numbers in the model file, in this order.
+inline constexpr std::size_t kLayerInts = 16;
+inline std::array<std::int64_t, kLayerInts> layer_ints(const Layer& l) {
+  return {static_cast<std::int64_t>(l.kind), l.in_size, l.out_size, l.in_channels, l.out_channels, l.kernel,
+          l.stride, l.expand_ratio, l.mid_channels, l.se_channels, l.groups, static_cast<std::int64_t>(l.act),
+          l.use_bn, l.bias, l.shortcut, l.always_expand};
+}
+// The inverse, or "" and the field's problem for numbers no Layer has.
+inline std::string layer_from_ints(std::span<const std::int64_t> v, Layer& l) {
+  for (std::size_t i = 0; i < kLayerInts; ++i) {
+    if (v[i] < 0 || v[i] > (1 << 20)) return "value " + std::to_string(v[i]) + " outside [0, 2^20]";
+  }
+  if (v[0] > static_cast<std::int64_t>(LayerKind::conv)) return "layer kind " + std::to_string(v[0]) + " unknown";
+  if (v[11] > static_cast<std::int64_t>(Activation::tanh)) return "activation " + std::to_string(v[11]) + " unknown";
+  for (std::size_t i : {12, 13, 14, 15}) {
+    if (v[i] > 1) return "a flag is " + std::to_string(v[i]) + "; expected 0 or 1";
+  }
+  auto i = [&](std::size_t k) { return static_cast<int>(v[k]); };
+  l.kind = static_cast<LayerKind>(v[0]);
+  l.in_size = i(1);
+  l.out_size = i(2);
+  l.in_channels = i(3);
+  l.out_channels = i(4);
+  l.kernel = i(5);
+  l.stride = i(6);
+  l.expand_ratio = i(7);
+  l.mid_channels = i(8);
+  l.se_channels = i(9);
+  l.groups = i(10);
+  l.act = static_cast<Activation>(v[11]);
+  l.use_bn = v[12] != 0;
+  l.bias = v[13] != 0;
+  l.shortcut = v[14] != 0;
+  l.always_expand = v[15] != 0;
+  return "";
+}
+
 // The space's fields: an MbConvSpace's options, or a CategoricalSpace's
 // decisions (names, choice counts, the choice values in one array, label
 // counts (0 or the choice count) and the labels).
@@ -151,6 +189,29 @@ inline void write_space_fields(ModelWriter& w, const CategoricalSpace& space, co
   w.array<double>(prefix + "space.choices", choices);
   w.int64_list<int>(prefix + "space.label_counts", label_counts);
   w.names(prefix + "space.labels", labels);
+  if (!space.has_layers()) return;  // files of spaces without layers stay as they were
+  // The layers: their counts (stem, each decision's choices, head) and
+  // kLayerInts numbers per layer.
+  const SpaceLayers& sl = space.space_layers();
+  std::vector<int> counts_out{static_cast<int>(sl.stem.size())};
+  std::vector<std::int64_t> numbers;
+  auto add = [&](const std::vector<Layer>& list) {
+    for (const Layer& l : list) {
+      const auto v = layer_ints(l);
+      numbers.insert(numbers.end(), v.begin(), v.end());
+    }
+  };
+  add(sl.stem);
+  for (const auto& per_choice : sl.choices) {
+    for (const auto& list : per_choice) {
+      counts_out.push_back(static_cast<int>(list.size()));
+      add(list);
+    }
+  }
+  counts_out.push_back(static_cast<int>(sl.head.size()));
+  add(sl.head);
+  w.int64_list<int>(prefix + "space.layer_counts", counts_out);
+  w.int64_list<std::int64_t>(prefix + "space.layers", numbers);
 }
 
 // A predictor's fields, every key prefixed (an ensemble's member i: "member<i>.").
@@ -207,7 +268,7 @@ class PredictorFieldReader {
     std::size_t input_dim = 0, layer_dim = 0;
     try {
       if constexpr (std::is_same_v<Space, CategoricalSpace>) {
-        space.emplace(std::move(decisions_), so_.name);
+        space.emplace(std::move(decisions_), so_.name, std::move(layers_));
       } else {
         space.emplace(std::move(so_));
       }
@@ -340,6 +401,44 @@ class PredictorFieldReader {
       r.fail("fields '" + k("space.choices") + "' and '" + k("space.labels") + "' hold more values than '" +
              k("space.choice_counts") + "' and '" + k("space.label_counts") + "' count");
     }
+    if (r.has(k("space.layer_counts"))) read_layers();
+  }
+
+  void read_layers() {
+    ModelReader& r = r_;
+    const std::vector<int> counts = r.int_list(k("space.layer_counts"));
+    const std::vector<std::int64_t> numbers = r.int64_list(k("space.layers"));
+    std::size_t expected_counts = 2;
+    for (const Decision& d : decisions_) expected_counts += d.choices.size();
+    if (counts.size() != expected_counts) {
+      r.fail("field '" + k("space.layer_counts") + "' holds " + std::to_string(counts.size()) +
+             " counts; the decisions' choices, the stem and the head need " + std::to_string(expected_counts));
+    }
+    std::size_t next = 0, c = 0;
+    auto take = [&](std::vector<Layer>& list) {
+      const int n = counts[c++];
+      if (n < 0 || static_cast<std::size_t>(n) > (numbers.size() - next) / kLayerInts) {
+        r.fail("field '" + k("space.layers") + "' ends before the layers that '" + k("space.layer_counts") +
+               "' count");
+      }
+      for (int j = 0; j < n; ++j, next += kLayerInts) {
+        Layer l;
+        if (const auto problem = layer_from_ints(std::span(numbers).subspan(next, kLayerInts), l); !problem.empty()) {
+          r.fail("field '" + k("space.layers") + "', layer " + std::to_string(next / kLayerInts) + ": " + problem);
+        }
+        list.push_back(l);
+      }
+    };
+    take(layers_.stem);
+    for (const Decision& d : decisions_) {
+      auto& per_choice = layers_.choices.emplace_back(d.choices.size());
+      for (auto& list : per_choice) take(list);
+    }
+    take(layers_.head);
+    if (next != numbers.size()) {
+      r.fail("field '" + k("space.layers") + "' holds more numbers than the layers '" + k("space.layer_counts") +
+             "' count");
+    }
   }
 
   void read_mbconv_space(const std::string& family) {
@@ -370,6 +469,7 @@ class PredictorFieldReader {
   std::string prefix_;
   MbConvSpace::Options so_;  // the name, and for an MBConv space everything
   std::vector<Decision> decisions_;  // a categorical space's; empty otherwise
+  SpaceLayers layers_;               // its layers, where the file has them
   Encoder::Options eo_;
   PredictorOptions po_;
   std::string resolution_;

@@ -268,8 +268,13 @@ BasicEvolutionFinder<Space>::BasicEvolutionFinder(Space space, EvolutionOptions 
     throw InvalidArgument("search: latency_margin must be finite and >= 0, found " + detail::format_double(o.latency_margin));
   }
   if (o.max_macs < 0) throw InvalidArgument("search: max_macs must be >= 0");
-  if constexpr (!requires(const Arch& a) { space_.cost(a).macs; }) {
-    if (o.max_macs > 0) {
+  if (o.max_macs > 0) {
+    bool has_layers = false;  // a space with cost(); a categorical one only where it describes its layers
+    if constexpr (requires(const Arch& a) { space_.cost(a).macs; }) {
+      has_layers = true;
+      if constexpr (requires { space_.has_layers(); }) has_layers = space_.has_layers();
+    }
+    if (!has_layers) {
       throw InvalidArgument("search: max_macs needs a space with a layer list; space '" + space_.name() +
                             "' has none");
     }

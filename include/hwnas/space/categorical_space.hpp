@@ -30,6 +30,7 @@
 #include "hwnas/detail/text.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/random.hpp"
+#include "hwnas/space/layer.hpp"
 
 namespace hwnas {
 
@@ -42,6 +43,20 @@ struct Decision {
   std::vector<std::string> labels = {};
 
   friend bool operator==(const Decision&, const Decision&) = default;
+};
+
+/// The network a categorical space's architectures stand for, where the
+/// space has one: fixed layers before (`stem`) and after (`head`) the
+/// decisions, and `choices[i][j]`, the layers that choice j of decision i
+/// puts in its place (none: the identity). With it the space has a layer
+/// list, so MACs, parameters, LUT keys and the CPU executor apply.
+struct SpaceLayers {
+  std::vector<Layer> stem;
+  std::vector<std::vector<std::vector<Layer>>> choices;
+  std::vector<Layer> head;
+
+  bool empty() const noexcept { return stem.empty() && choices.empty() && head.empty(); }
+  friend bool operator==(const SpaceLayers&, const SpaceLayers&) = default;
 };
 
 /// An architecture of a CategoricalSpace: one choice *index* per decision.
@@ -63,18 +78,30 @@ class CategoricalSpace {
   /// Throws InvalidArgument, naming the decision, for an empty list, an empty
   /// or repeated name, a decision without choices, a repeated or non-finite
   /// choice value, or labels that are not one distinct, non-empty name per
-  /// choice; and for a space name that is empty or not a plain word.
-  explicit CategoricalSpace(std::vector<Decision> decisions, std::string name = "categorical");
+  /// choice; and for a space name that is empty or not a plain word. Given
+  /// `layers`, also for a layer list per choice missing, a layer whose
+  /// numbers are wrong (layer_problem) or that does not take the shape
+  /// before it, and choices of one decision that give different shapes.
+  explicit CategoricalSpace(std::vector<Decision> decisions, std::string name = "categorical",
+                            SpaceLayers layers = {});
 
   /// The space's name (model files and messages say which space they hold).
   const std::string& name() const noexcept { return name_; }
   /// Number of decisions (the length of every architecture).
   std::size_t size() const noexcept { return decisions_.size(); }
   const std::vector<Decision>& decisions() const noexcept { return decisions_; }
-  /// Equal names and decisions (choices and labels).
+  /// Equal names, decisions (choices and labels) and layers.
   friend bool operator==(const CategoricalSpace& a, const CategoricalSpace& b) {
-    return a.name_ == b.name_ && a.decisions_ == b.decisions_;
+    return a.name_ == b.name_ && a.decisions_ == b.decisions_ && a.layers_ == b.layers_;
   }
+
+  /// Whether the space describes its network (SpaceLayers).
+  bool has_layers() const noexcept { return !layers_.empty(); }
+  const SpaceLayers& space_layers() const noexcept { return layers_; }
+  /// The network of `arch`: the stem, each decision's chosen layers, the
+  /// head. Validates `arch`; InvalidArgument when the space has no layers.
+  [[nodiscard]] std::vector<Layer> layers(const CategoricalArch& arch) const;
+  [[nodiscard]] NetworkCost cost(const CategoricalArch& arch) const { return network_cost(layers(arch)); }
 
   /// Each decision drawn uniformly and independently.
   CategoricalArch sample(Rng& rng) const;
@@ -168,11 +195,13 @@ class CategoricalSpace {
   }
 
   bool is_valid(const CategoricalArch& arch) const noexcept;
+  void check_layers() const;
   // `context` (e.g. "crossover: second parent: ") goes after the prefix.
   void check(const CategoricalArch& arch, std::string_view context) const;
 
   std::vector<Decision> decisions_;
   std::string name_;
+  SpaceLayers layers_;
   std::vector<std::size_t> offsets_;  // start of each one-hot block; back() == encoding_dim()
 };
 
@@ -234,8 +263,8 @@ class ArchColumns<CategoricalArch> {
 
 // ---------------------------------------------------------------------------
 
-inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions, std::string name)
-    : decisions_(std::move(decisions)), name_(std::move(name)) {
+inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions, std::string name, SpaceLayers layers)
+    : decisions_(std::move(decisions)), name_(std::move(name)), layers_(std::move(layers)) {
   const std::string prefix = "categorical space: ";
   if (!detail::is_plain_name(name_)) {
     throw InvalidArgument(prefix + "name '" + name_ +
@@ -302,6 +331,77 @@ inline CategoricalSpace::CategoricalSpace(std::vector<Decision> decisions, std::
     }
     offsets_.push_back(offsets_.back() + d.choices.size());
   }
+  if (has_layers()) check_layers();
+}
+
+inline void CategoricalSpace::check_layers() const {
+  const std::string prefix = "categorical space '" + name_ + "': layers: ";
+  if (layers_.choices.size() != decisions_.size()) {
+    throw InvalidArgument(prefix + std::to_string(layers_.choices.size()) +
+                          " decisions have layer lists, the space has " + std::to_string(decisions_.size()) +
+                          "; expected one list of choices per decision");
+  }
+  struct Shape {
+    int size = 0, channels = 0;
+    bool operator==(const Shape&) const = default;
+    std::string text() const {
+      return std::to_string(size) + "x" + std::to_string(size) + "x" + std::to_string(channels);
+    }
+  };
+  // Runs `list` from `in` (unknown before the first layer), returns the shape it gives.
+  auto run = [&](const std::vector<Layer>& list, std::optional<Shape> in, const std::string& where) {
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      const Layer& l = list[k];
+      const std::string at = where + "layer " + std::to_string(k) + " (" + std::string(to_string(l.kind)) + "): ";
+      if (const std::string p = layer_problem(l); !p.empty()) throw InvalidArgument(prefix + at + p);
+      const Shape takes{l.in_size, l.in_channels};
+      if (in && !(*in == takes)) {
+        throw InvalidArgument(prefix + at + "takes " + takes.text() + " but the layers before it give " + in->text());
+      }
+      in = Shape{l.out_size, l.out_channels};
+    }
+    return in;
+  };
+  std::optional<Shape> shape = run(layers_.stem, std::nullopt, "stem: ");
+  for (std::size_t i = 0; i < decisions_.size(); ++i) {
+    const Decision& d = decisions_[i];
+    const auto& per_choice = layers_.choices[i];
+    if (per_choice.size() != d.choices.size()) {
+      throw InvalidArgument(prefix + describe(i, d) + ": " + std::to_string(per_choice.size()) +
+                            " layer lists for " + std::to_string(d.choices.size()) +
+                            " choices; expected one per choice (an empty one for the identity)");
+    }
+    std::optional<Shape> out;
+    for (std::size_t j = 0; j < per_choice.size(); ++j) {
+      const std::string where = describe(i, d) + ", choice " + choice_text(i, j) + ": ";
+      const auto gives = run(per_choice[j], shape, where);
+      if (!gives) {
+        throw InvalidArgument(prefix + where + "the identity, but no layer before it fixes the shape; give the "
+                              "layers before the first decision as the stem");
+      }
+      if (out && !(*out == *gives)) {
+        throw InvalidArgument(prefix + where + "gives " + gives->text() + ", choice " + choice_text(i, 0) +
+                              " gives " + out->text() + "; every choice of a decision must give the same shape");
+      }
+      out = gives;
+    }
+    shape = out;
+  }
+  run(layers_.head, shape, "head: ");
+}
+
+inline std::vector<Layer> CategoricalSpace::layers(const CategoricalArch& arch) const {
+  if (!has_layers()) {
+    throw InvalidArgument("categorical space '" + name_ + "' has no layer list (its definition gives no layers)");
+  }
+  check(arch, "layers: ");
+  std::vector<Layer> out = layers_.stem;
+  for (std::size_t i = 0; i < arch.size(); ++i) {
+    const auto& chosen = layers_.choices[i][static_cast<std::size_t>(arch[i])];
+    out.insert(out.end(), chosen.begin(), chosen.end());
+  }
+  out.insert(out.end(), layers_.head.begin(), layers_.head.end());
+  return out;
 }
 
 inline int CategoricalSpace::choice_index(std::size_t i, std::string_view text) const {

@@ -47,6 +47,7 @@ enum class LayerKind {
   pool,          ///< global average pooling
   feature_mix,   ///< 1x1 convolution (after pooling in MobileNetV3, before it in ProxylessNAS)
   classifier,    ///< fully connected layer
+  conv,          ///< any other k x k convolution (FBNet's projecting skip)
 };
 
 constexpr std::string_view to_string(LayerKind k) noexcept {
@@ -57,8 +58,19 @@ constexpr std::string_view to_string(LayerKind k) noexcept {
     case LayerKind::pool: return "pool";
     case LayerKind::feature_mix: return "feature_mix";
     case LayerKind::classifier: return "classifier";
+    case LayerKind::conv: return "conv";
   }
   return "?";
+}
+
+/// Parses to_string(LayerKind); InvalidArgument naming the kinds otherwise.
+inline LayerKind layer_kind_from_string(std::string_view s) {
+  for (LayerKind k : {LayerKind::first_conv, LayerKind::mbconv, LayerKind::final_expand, LayerKind::pool,
+                      LayerKind::feature_mix, LayerKind::classifier, LayerKind::conv}) {
+    if (s == to_string(k)) return k;
+  }
+  throw InvalidArgument("layer kind: unknown '" + std::string(s) +
+                        "'; expected one of first_conv, mbconv, final_expand, pool, feature_mix, classifier, conv");
 }
 
 /// One layer with exact shapes. Feature maps are square: `in_size` x
@@ -75,14 +87,16 @@ struct Layer {
   int expand_ratio = 0;  ///< mbconv: e (1 for the fixed first block)
   int mid_channels = 0;  ///< mbconv: width of the expanded (depthwise) part
   int se_channels = 0;   ///< mbconv: squeeze width of the SE module; 0 without SE
+  int groups = 1;        ///< mbconv: groups of both 1x1 convolutions (FBNet's g2; shuffled after the expansion)
+  bool always_expand = false;  ///< mbconv: a 1x1 expansion even at e = 1 (FBNet's blocks; OFA's have none)
   Activation act = Activation::none;
   bool use_bn = false;   ///< convolution followed by batch norm
   bool bias = false;     ///< convolution or linear layer with bias
   bool shortcut = false; ///< mbconv: identity shortcut around the block
 
   bool has_se() const noexcept { return se_channels > 0; }
-  /// mbconv: the 1x1 expansion exists only when the block expands.
-  bool has_expand() const noexcept { return kind == LayerKind::mbconv && expand_ratio != 1; }
+  /// mbconv: the 1x1 expansion exists when the block expands, or always.
+  bool has_expand() const noexcept { return kind == LayerKind::mbconv && (expand_ratio != 1 || always_expand); }
 
   /// Multiply-accumulates, counted as OFA's count_flops_given_config
   /// (ofa-reference.md §4.4): convolutions and the classifier only.
@@ -93,6 +107,12 @@ struct Layer {
 
   friend bool operator==(const Layer&, const Layer&) = default;
 };
+
+/// What is wrong with a layer's numbers on their own, "" when nothing:
+/// sizes and channels in [1, 2^20], an odd kernel, a stride of at least 1,
+/// the output size its kind and stride give (padding kernel / 2), an MBConv
+/// block's widths and groups, a shortcut only where shapes are kept.
+std::string layer_problem(const Layer& l);
 
 /// MACs and parameters of a whole layer list.
 struct NetworkCost {
@@ -130,13 +150,14 @@ inline std::int64_t Layer::macs() const noexcept {
     case LayerKind::first_conv:
     case LayerKind::final_expand:
     case LayerKind::feature_mix:
+    case LayerKind::conv:
       return I{in_channels} * out_channels * k2 * out_area;
     case LayerKind::mbconv: {
       I m = 0;
-      if (has_expand()) m += I{in_channels} * mid_channels * in_area;  // at the input size
-      m += I{mid_channels} * k2 * out_area;                          // depthwise
-      if (has_se()) m += 2 * I{mid_channels} * se_channels;          // two 1x1 at 1x1
-      m += I{mid_channels} * out_channels * out_area;                // point-linear
+      if (has_expand()) m += I{in_channels} * mid_channels / groups * in_area;  // at the input size
+      m += I{mid_channels} * k2 * out_area;                                   // depthwise
+      if (has_se()) m += 2 * I{mid_channels} * se_channels;                   // two 1x1 at 1x1
+      m += I{mid_channels} * out_channels / groups * out_area;                // point-linear
       return m;
     }
     case LayerKind::classifier:
@@ -155,13 +176,14 @@ inline std::int64_t Layer::params() const noexcept {
     case LayerKind::first_conv:
     case LayerKind::final_expand:
     case LayerKind::feature_mix:
+    case LayerKind::conv:
       return I{in_channels} * out_channels * k2 + (bias ? out_channels : 0) + bn * out_channels;
     case LayerKind::mbconv: {
       I p = 0;
-      if (has_expand()) p += I{in_channels} * mid_channels + 2 * I{mid_channels};
+      if (has_expand()) p += I{in_channels} * mid_channels / groups + 2 * I{mid_channels};
       p += I{mid_channels} * k2 + 2 * I{mid_channels};
       if (has_se()) p += 2 * I{mid_channels} * se_channels + se_channels + mid_channels;
-      p += I{mid_channels} * out_channels + 2 * I{out_channels};
+      p += I{mid_channels} * out_channels / groups + 2 * I{out_channels};
       return p;
     }
     case LayerKind::classifier:
@@ -170,6 +192,54 @@ inline std::int64_t Layer::params() const noexcept {
       return 0;
   }
   return 0;
+}
+
+inline std::string layer_problem(const Layer& l) {
+  constexpr int kMax = 1 << 20;
+  auto out_of_range = [&](const char* field, int v, int lo) -> std::string {
+    return v < lo || v > kMax ? std::string(field) + " = " + std::to_string(v) + " outside [" + std::to_string(lo) +
+                                    ", " + std::to_string(kMax) + "]"
+                              : "";
+  };
+  for (const std::string& p : {out_of_range("in_size", l.in_size, 1), out_of_range("in_channels", l.in_channels, 1),
+                               out_of_range("out_channels", l.out_channels, 1), out_of_range("kernel", l.kernel, 1),
+                               out_of_range("stride", l.stride, 1)}) {
+    if (!p.empty()) return p;
+  }
+  if (l.kernel % 2 == 0) {
+    return "kernel = " + std::to_string(l.kernel) + ": expected an odd kernel (padding kernel / 2)";
+  }
+  const bool to_one = l.kind == LayerKind::pool || l.kind == LayerKind::classifier;
+  if (l.kind == LayerKind::classifier && l.in_size != 1) {
+    return "a classifier takes a 1x1 input, found in_size = " + std::to_string(l.in_size);
+  }
+  const int expected = to_one ? 1 : (l.in_size - 1) / l.stride + 1;
+  if (l.out_size != expected) {
+    return "out_size = " + std::to_string(l.out_size) + " but in_size " + std::to_string(l.in_size) + " and stride " +
+           std::to_string(l.stride) + " give " + std::to_string(expected);
+  }
+  if (l.kind == LayerKind::pool && l.in_channels != l.out_channels) return "pooling keeps the channels";
+  if (l.kind != LayerKind::mbconv) {
+    return l.groups == 1 && !l.shortcut ? "" : "groups and shortcut belong to mbconv blocks";
+  }
+  for (const std::string& p : {out_of_range("expand_ratio", l.expand_ratio, 1),
+                               out_of_range("mid_channels", l.mid_channels, 1),
+                               out_of_range("se_channels", l.se_channels, 0), out_of_range("groups", l.groups, 1)}) {
+    if (!p.empty()) return p;
+  }
+  if (!l.has_expand() && l.mid_channels != l.in_channels) {
+    return "mid_channels = " + std::to_string(l.mid_channels) + " but a block without expansion has in_channels = " +
+           std::to_string(l.in_channels);
+  }
+  if (l.in_channels % l.groups || l.mid_channels % l.groups || l.out_channels % l.groups) {
+    return std::to_string(l.groups) + " groups do not divide in_channels, mid_channels and out_channels (" +
+           std::to_string(l.in_channels) + ", " + std::to_string(l.mid_channels) + ", " +
+           std::to_string(l.out_channels) + ")";
+  }
+  if (l.shortcut && (l.stride != 1 || l.in_channels != l.out_channels)) {
+    return "a shortcut needs stride 1 and in_channels == out_channels";
+  }
+  return "";
 }
 
 }  // namespace hwnas
