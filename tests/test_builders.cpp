@@ -12,6 +12,7 @@
 #include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/measure/builders.hpp"
 #include "hwnas/measure/cpu_executor.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 
 using namespace hwnas;
 using namespace hwnas::measure;
@@ -161,6 +162,49 @@ TEST_CASE("builders: the CPU executor measures a small dataset and LUT of this m
   CHECK(build_lut(cpu, space, dir / "lut", {.timing = kQuick}).measured == 36);
   const LutEstimator lut(space, read_lut_folder(dir / "lut"));
   CHECK(lut.predict(data.archs()[0]) > 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builders: FBNet's network: a dataset and a LUT whose sums are the whole networks'") {
+  const CategoricalSpace space = fbnet_space();
+  const auto dir = fresh_dir("fbnet");
+  MacsDevice dev;
+  // Resumed after 2 of 5 rows: the same file as in one go.
+  DatasetBuildOptions o{.n = 5, .seed = 2, .timing = kQuick, .column = "macs_ms"};
+  const auto whole = build_dataset(dev, space, dir / "whole.csv", o);
+  CHECK(whole.measured == 5);
+  auto stop_at_2 = o;
+  stop_at_2.on_progress = [](const BuildProgress& p) { return p.done == 2; };
+  CHECK(build_dataset(dev, space, dir / "resumed.csv", stop_at_2).measured == 2);
+  const auto rest = build_dataset(dev, space, dir / "resumed.csv", o);
+  CHECK(rest.resumed == 2);
+  CHECK(rest.measured == 3);
+  CHECK(hwnas::detail::read_file(dir / "resumed.csv") == hwnas::detail::read_file(dir / "whole.csv"));
+  const auto data = BasicDataset<CategoricalArch>::read_csv(dir / "whole.csv", space.columns());
+  CHECK(data.archs() == dataset_architectures(space, 5, 2));
+
+  // The table: the stem, 8 blocks for the first and the later layers of each
+  // stage (stages 0 and 6 have one layer), 6 projecting skips, the head's 3.
+  CHECK(lut_resolution(space) == 32);
+  CHECK(lut_layers(space, 32).size() == 1 + 8 * (2 + 5 * 2) + 6 + 3);
+  CHECK_THROWS_WITH_AS(lut_layers(space, 224), doctest::Contains("not the network's input size 32"),
+                       InvalidArgument);
+  CHECK(layer_key(space.layers(CategoricalArch(22, 1))[1]) ==
+        "mbconv-input:32x32x16-output:32x32x16-kernel:3-stride:1-mid:16-se:0-groups:2-expand:1-idskip:1-"
+        "act:relu");
+  const auto report = build_lut(dev, space, dir / "lut", {.timing = kQuick});
+  CHECK(report.measured == 106);
+  const BasicLutEstimator<CategoricalSpace> lut(space, read_lut_folder(dir / "lut"));
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    CHECK(lut.predict(data.archs()[i]) == doctest::Approx(data.latency(i, 0)));
+    CHECK(data.latency(i, 0) == doctest::Approx(static_cast<double>(space.cost(data.archs()[i]).macs) / 1e6));
+  }
+  // Live measurement, the search's third latency source, agrees.
+  const MeasuredLatency live(dev, space, 1, kQuick);
+  CHECK(live.predict(data.archs())[0] == doctest::Approx(data.latency(0, 0)));
+  const CategoricalSpace no_layers(space.decisions());
+  CHECK_THROWS_WITH_AS(BasicLutEstimator<CategoricalSpace>(no_layers, read_lut_folder(dir / "lut")),
+                       doctest::Contains("has no layer list"), InvalidArgument);
   std::filesystem::remove_all(dir);
 }
 

@@ -1,7 +1,8 @@
 # hwnas CLI cases, categorical spaces: the fbnet preset and a definition
 # file (--space @FILE.json) through count, sample, encode, validate, train,
-# eval, predict, finetune, tune and search; the commands that need a layer
-# list refuse them.
+# eval, predict, finetune, tune and search; FBNet's network through macs,
+# measure, lut build and predict, and search on a lookup table; the
+# commands that need a layer list refuse a space without one.
 
 set(FBNET_ARCH [=[["k3_e1", "skip", "k5_e6", 3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]]=])
 
@@ -105,12 +106,55 @@ function(hwnas_cli_case_fbnet_macs)
 
   file(WRITE "${CASE_DIR}/space.json" [=[{"name": "plain", "decisions": [{"name": "a", "choices": [1, 2]}]}]=])
   hwnas_run(p macs --space @space.json --arch "[1]")
-  hwnas_expect_error(p "--space @space.json: space 'plain' has no layer list")
+  hwnas_expect_error(p "--space @space.json: macs needs a layer list; space 'plain' has none")
+endfunction()
+
+# Measuring FBNet's network on this CPU: a dataset with the space's columns
+# (resumed), its lookup table (106 keys: the stem, 8 blocks for the first
+# and the later layers of each stage, 6 projecting skips, the head's 3) and
+# the table's sums for the measured rows.
+function(hwnas_cli_case_fbnet_measure_and_lut)
+  set(quick --warmup 0 --repeats 2)
+  hwnas_run(a measure --space fbnet --n 2 ${quick} -o cpu.csv --json)
+  hwnas_expect_ok(a)
+  hwnas_expect_json(a)
+  hwnas_check("${a_json}" 2 measured)
+  hwnas_check("${a_json}" fbnet space)
+  hwnas_run(b measure --space fbnet --n 3 ${quick} -o cpu.csv --resume --json)
+  hwnas_expect_ok(b)
+  hwnas_expect_json(b)
+  hwnas_check("${b_json}" 1 measured)
+  hwnas_check("${b_json}" 2 resumed)
+  file(STRINGS "${CASE_DIR}/cpu.csv" rows)
+  list(GET rows 0 header)
+  if(NOT header MATCHES "^id,op0,op1,.*,op21,latency,latency_mean,latency_p90,latency_std,latency_runs$")
+    hwnas_fail("unexpected header: ${header}")
+  endif()
+
+  hwnas_run(l lut build --space fbnet ${quick} -o lut --json)
+  hwnas_expect_ok(l)
+  hwnas_expect_json(l)
+  hwnas_check("${l_json}" 106 measured)
+  hwnas_check("${l_json}" 32 resolutions 0)
+  if(NOT EXISTS "${CASE_DIR}/lut/32_lookup_table.yaml")
+    hwnas_fail("lut build wrote no lut/32_lookup_table.yaml")
+  endif()
+  hwnas_run(p lut predict --space fbnet --lut lut --arch @cpu.csv --json)
+  hwnas_expect_ok(p)
+  hwnas_expect_json(p)
+  hwnas_check_length("${p_json}" 3 predictions)
+  hwnas_check_type("${p_json}" NUMBER predictions 2 latency)
+  # The ImageNet network's keys are not in the CIFAR-100 table.
+  hwnas_run(w lut predict --space fbnet-imagenet --lut lut --arch "${FBNET_ARCH}")
+  hwnas_expect_error(w "no table for resolution 224 (tables: 32)")
 endfunction()
 
 function(hwnas_cli_case_categorical_refused)
-  hwnas_run(l lut predict --space fbnet --lut x.json --arch "${FBNET_ARCH}")
-  hwnas_expect_error(l "--space fbnet: lut predict needs an MBConv space")
+  file(WRITE "${CASE_DIR}/plain.json" [=[{"name": "plain", "decisions": [{"name": "a", "choices": [1, 2]}]}]=])
+  hwnas_run(l lut predict --space @plain.json --lut x.json --arch "[1]")
+  hwnas_expect_error(l "--space @plain.json: lut predict needs a layer list; space 'plain' has none")
+  hwnas_run(m measure --space @plain.json --n 1 -o x.csv)
+  hwnas_expect_error(m "--space @plain.json: measure needs a layer list")
   hwnas_run(s sample --space fbnet --distinct)
   hwnas_expect_error(s "--distinct: for MBConv spaces; space fbnet is categorical")
 endfunction()
@@ -186,8 +230,14 @@ function(hwnas_cli_case_fbnet_learned)
   if(NOT front MATCHES "^id,op0,op1,.*,op21,latency,accuracy$")
     hwnas_fail("front.csv: expected the fbnet columns, found '${front}'")
   endif()
-  hwnas_run(sl search --space fbnet --latency lut:x.json --accuracy model:fitness.hwnas --budget 20)
-  hwnas_expect_error(sl "--latency: expected model:...")
+  # The same search on a lookup table of this CPU (FBNet's layers measured alone).
+  hwnas_run(lb lut build --space fbnet --warmup 0 --repeats 2 -o lut)
+  hwnas_expect_ok(lb)
+  hwnas_run(sl search --space fbnet --latency lut:lut --accuracy model:fitness.hwnas --budget 1000
+            --generations 3 --population 10 --json)
+  hwnas_expect_ok(sl)
+  hwnas_expect_json(sl)
+  hwnas_check_type("${sl_json}" NUMBER results 0 macs)
   hwnas_run(sm search --space ofa-mbv3 --latency model:pixel3.hwnas --accuracy model:fitness.hwnas --budget 20)
   hwnas_expect_error(sm "holds a predictor of the categorical space 'fbnet'")
 endfunction()

@@ -99,6 +99,12 @@ expect("| 10 | 4.68 / 0.822 / 0.949 | 3.51 / 0.866 / 0.974 | 4.39 / 0.819 / 0.94
 expect("| own model (ceiling) | 0.76 / 0.961 / 0.996 | | | |", "FBNet ceiling: the per-device models' mean")
 expect("| pixel3 | 10.21 (0.828) (titanx_64) | 7.85 (0.912) | 5.52 (0.960) | 7.18 (0.916) | 0.44 (1.000) | samsung_a50 |",
        "FBNet per held-out column")
+# FBNet against the peers (the same two columns of a real fbnet_peers.sh run).
+expect("| silver_4210r | 0.967 (0.993) | 1.288 (0.989) | 0.982 (0.993) | 2.198 (0.970) | Ridge |",
+       "FBNet peers row")
+expect("| pixel3 | 0.000 (1.000) | 2.299 (0.998) | 0.001 (1.000) | 3.900 (0.980) | Ridge |", "FBNet peers row, exact")
+expect("| FBNet, per device: `default` beats Ridge, gradient boosting and the PyTorch MLP on every column | ✅ yes | "
+       "all 2 columns |", "FBNet peers target")
 expect("| `fine_tune_from`, N = 10 (one run) | 289 ms (11× the blend) |", "bench/adapt row")
 expect("| FBNet: adapting to a new device with 10 samples ≤ 1 s | ✅ yes | 25.7 ms |", "adapt speed target")
 expect("| mlp | 15 | 76.875 | 1.0400 | 2 | 1/2 | 40000 | 0.0 % | 0.900 |", "search comparison row")

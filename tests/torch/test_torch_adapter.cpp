@@ -8,6 +8,7 @@
 
 #include "hwnas/measure/adapter.hpp"
 #include "hwnas/measure/torch_adapter.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 #include "test_support.hpp"
 
@@ -40,6 +41,24 @@ TEST_CASE("torch adapter: every preset's sub-networks have the layer list's para
       DOCTEST_CHECK(out.dim() == 2);
       DOCTEST_CHECK(out.size(0) == 2);
       DOCTEST_CHECK(out.size(1) == space.options().num_classes);
+      DOCTEST_CHECK(torch::isfinite(out).all().item<bool>());
+    }
+  }
+}
+
+TEST_CASE("torch adapter: FBNet networks (grouped blocks, projecting skips) have the layer list's parameters") {
+  TorchAdapter torch_cpu;
+  Rng rng(4);
+  for (const auto input : {FbnetInput::cifar100, FbnetInput::imagenet}) {
+    const CategoricalSpace space = fbnet_space(input);
+    DOCTEST_CAPTURE(space.name());
+    for (const CategoricalArch& arch : {CategoricalArch(22, 1), CategoricalArch(22, 8), space.sample(rng)}) {
+      auto p = torch_cpu.prepare(space.layers(arch), 1);
+      std::int64_t params = 0;
+      for (const auto& t : p.net->parameters()) params += t.numel();
+      DOCTEST_CHECK(params == space.cost(arch).params);
+      const auto out = torch_cpu.forward(p);
+      DOCTEST_CHECK(out.size(1) == (input == FbnetInput::imagenet ? 1000 : 100));
       DOCTEST_CHECK(torch::isfinite(out).all().item<bool>());
     }
   }

@@ -119,8 +119,15 @@ MbConvSpace SpaceArgs::make(const char* who) const {
   auto any = make_any();
   if (auto* s = std::get_if<MbConvSpace>(&any)) return std::move(*s);
   throw hwnas::InvalidArgument("--space " + space + ": " + who +
-                               " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless); "
-                               "for a categorical space it is not built yet");
+                               " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless)");
+}
+
+void SpaceArgs::check_has_layers(const CategoricalSpace& s, const char* who) const {
+  if (!s.has_layers()) {
+    throw hwnas::InvalidArgument("--space " + space + ": " + who + " needs a layer list; space '" + s.name() +
+                                 "' has none (give its definition 'stem', 'layers' per decision and 'head', "
+                                 "docs/spaces.md)");
+  }
 }
 
 bool model_is_categorical(const std::string& path) {

@@ -90,8 +90,11 @@ struct SpaceArgs {
   /// a categorical one.
   AnySpace make_any() const;
   /// An MBConv space; InvalidArgument for a categorical space, naming `who`
-  /// (a command that needs a layer list: macs, lut, measure, ...).
+  /// (import-torch: OFA's encoding).
   MbConvSpace make(const char* who = "this command") const;
+  /// InvalidArgument naming `who` (macs, lut, measure) when the categorical
+  /// space `s` of this --space has no layer list.
+  void check_has_layers(const CategoricalSpace& s, const char* who) const;
 };
 
 /// Whether the model file holds a categorical space (model_space_family),

@@ -4,6 +4,8 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include "common.hpp"
 #include "hwnas/io/lut.hpp"
@@ -90,31 +92,37 @@ struct MeasureOptions {
 
 int run_measure(const MeasureOptions& o) {
   const Progress progress(o.progress);
-  const auto space = o.space.make("measure");
-  check_build_output(o.output, o.measure.resume, false);
-  const auto report = with_executor(o.measure, [&](auto& adapter) {
-    return hwnas::measure::build_dataset(adapter, space, o.output,
-                                         {.n = o.n,
-                                          .seed = o.seed,
-                                          .batch = o.measure.batch,
-                                          .timing = o.measure.timing(),
-                                          .column = o.column,
-                                          .on_progress = progress.build_hook("measure")});
-  });
-  if (o.json) {
-    Json j = build_json(report);
-    j.update({{"output", o.output},
-              {"rows", o.n},
-              {"executor", o.measure.executor},
-              {"space", space.name()},
-              {"column", o.column}});
-    print_json(j);
-    return 0;
-  }
-  std::cout << "measured " << report.measured << " sub-networks (" << report.resumed << " resumed) with "
-            << o.measure.executor << " in " << std::fixed << std::setprecision(1) << report.seconds << " s; "
-            << o.output << " holds " << report.resumed + report.measured << " of " << o.n << " rows\n";
-  return 0;
+  return std::visit(
+      [&](const auto& space) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(space)>, CategoricalSpace>) {
+          o.space.check_has_layers(space, "measure");
+        }
+        check_build_output(o.output, o.measure.resume, false);
+        const auto report = with_executor(o.measure, [&](auto& adapter) {
+          return hwnas::measure::build_dataset(adapter, space, o.output,
+                                               {.n = o.n,
+                                                .seed = o.seed,
+                                                .batch = o.measure.batch,
+                                                .timing = o.measure.timing(),
+                                                .column = o.column,
+                                                .on_progress = progress.build_hook("measure")});
+        });
+        if (o.json) {
+          Json j = build_json(report);
+          j.update({{"output", o.output},
+                    {"rows", o.n},
+                    {"executor", o.measure.executor},
+                    {"space", space.name()},
+                    {"column", o.column}});
+          print_json(j);
+          return 0;
+        }
+        std::cout << "measured " << report.measured << " sub-networks (" << report.resumed << " resumed) with "
+                  << o.measure.executor << " in " << std::fixed << std::setprecision(1) << report.seconds << " s; "
+                  << o.output << " holds " << report.resumed + report.measured << " of " << o.n << " rows\n";
+        return 0;
+      },
+      o.space.make_any());
 }
 
 // ------------------------------------------------------------ lut build ----
@@ -129,26 +137,36 @@ struct LutBuildOptions {
 
 int run_lut_build(const LutBuildOptions& o) {
   const Progress progress(o.progress);
-  const auto space = o.space.make("lut build");
-  check_build_output(o.output, o.measure.resume, true);
-  const auto report = with_executor(o.measure, [&](auto& adapter) {
-    return hwnas::measure::build_lut(
-        adapter, space, o.output,
-        {.batch = o.measure.batch, .timing = o.measure.timing(), .on_progress = progress.build_hook("lut")});
-  });
-  if (o.json) {
-    Json j = build_json(report);
-    j.update({{"output", o.output},
-              {"resolutions", space.options().resolutions},
-              {"executor", o.measure.executor},
-              {"space", space.name()}});
-    print_json(j);
-    return 0;
-  }
-  std::cout << "measured " << report.measured << " layer keys (" << report.resumed << " resumed) with "
-            << o.measure.executor << " in " << std::fixed << std::setprecision(1) << report.seconds << " s into "
-            << o.output << "\n";
-  return 0;
+  return std::visit(
+      [&](const auto& space) {
+        std::vector<int> resolutions;
+        if constexpr (std::is_same_v<std::decay_t<decltype(space)>, CategoricalSpace>) {
+          o.space.check_has_layers(space, "lut build");
+          resolutions = {hwnas::lut_resolution(space)};
+        } else {
+          resolutions = space.options().resolutions;
+        }
+        check_build_output(o.output, o.measure.resume, true);
+        const auto report = with_executor(o.measure, [&](auto& adapter) {
+          return hwnas::measure::build_lut(
+              adapter, space, o.output,
+              {.batch = o.measure.batch, .timing = o.measure.timing(), .on_progress = progress.build_hook("lut")});
+        });
+        if (o.json) {
+          Json j = build_json(report);
+          j.update({{"output", o.output},
+                    {"resolutions", resolutions},
+                    {"executor", o.measure.executor},
+                    {"space", space.name()}});
+          print_json(j);
+          return 0;
+        }
+        std::cout << "measured " << report.measured << " layer keys (" << report.resumed << " resumed) with "
+                  << o.measure.executor << " in " << std::fixed << std::setprecision(1) << report.seconds
+                  << " s into " << o.output << "\n";
+        return 0;
+      },
+      o.space.make_any());
 }
 
 // ---------------------------------------------------------- lut predict ----
@@ -161,26 +179,38 @@ struct LutPredictOptions {
 };
 
 int run_lut_predict(const LutPredictOptions& o) {
-  const auto space = o.space.make("lut predict");
-  const hwnas::LutEstimator lut(space, load_luts(o.lut));
-  const auto list = o.arch.load(space, false);
-  const auto& archs = list.archs;
-  std::vector<double> values;
-  values.reserve(archs.size());
-  for (std::size_t i = 0; i < archs.size(); ++i) {
-    try {
-      values.push_back(lut.predict(archs[i]));
-    } catch (const hwnas::InvalidArgument& e) {
-      std::string what = "--arch: architecture " + std::to_string(i) + ": " + e.what();
-      if (what.find("no entry") != std::string::npos) {
-        what += "; the keys hold the layer widths: do --space and --width (" +
-                hwnas::detail::format_double(o.space.width) + ") match the tables' supernet?";
-      }
-      throw hwnas::InvalidArgument(what);
-    }
-  }
-  print_predictions(values, list.ids, {{"lut", o.lut}}, o.json);
-  return 0;
+  return std::visit(
+      [&](const auto& space) {
+        using Space = std::decay_t<decltype(space)>;
+        if constexpr (std::is_same_v<Space, CategoricalSpace>) o.space.check_has_layers(space, "lut predict");
+        const hwnas::BasicLutEstimator<Space> lut(space, load_luts(o.lut));
+        const auto list = [&] {
+          if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+            return load_archs(o.arch, space);
+          } else {
+            return o.arch.load(space, false);  // predict validates, naming the architecture
+          }
+        }();
+        std::vector<double> values;
+        values.reserve(list.archs.size());
+        for (std::size_t i = 0; i < list.archs.size(); ++i) {
+          try {
+            values.push_back(lut.predict(list.archs[i]));
+          } catch (const hwnas::InvalidArgument& e) {
+            std::string what = "--arch: architecture " + std::to_string(i) + ": " + e.what();
+            if (what.find("no entry") != std::string::npos) {
+              what += std::is_same_v<Space, CategoricalSpace>
+                          ? "; the keys hold the layers' shapes: was the table built for this space?"
+                          : "; the keys hold the layer widths: do --space and --width (" +
+                                hwnas::detail::format_double(o.space.width) + ") match the tables' supernet?";
+            }
+            throw hwnas::InvalidArgument(what);
+          }
+        }
+        print_predictions(values, list.ids, {{"lut", o.lut}}, o.json);
+        return 0;
+      },
+      o.space.make_any());
 }
 
 }  // namespace

@@ -53,6 +53,8 @@ template <class Space>
 int report_search(const Space& space, const SearchOptions& o, const std::string& lat_kind,
                   const hwnas::BasicEvolutionResult<typename Space::arch_type>& result) {
   constexpr bool mbconv = std::is_same_v<Space, MbConvSpace>;
+  bool with_macs = true;  // a space with a layer list
+  if constexpr (!mbconv) with_macs = space.has_layers();
   if (!o.pareto.empty()) {
     hwnas::BasicDataset<typename Space::arch_type> front(std::vector<std::string>{"latency", "accuracy"},
                                                          space.columns());
@@ -70,7 +72,7 @@ int report_search(const Space& space, const SearchOptions& o, const std::string&
                 {"arch", arch_json(space, b.best.arch)},
                 {"accuracy", b.best.fitness},
                 {"latency", b.best.latency}};
-      if constexpr (mbconv) r["macs"] = space.cost(b.best.arch).macs;
+      if (with_macs) r["macs"] = space.cost(b.best.arch).macs;
       results.push_back(std::move(r));
     }
     print_json({{"results", results},
@@ -88,9 +90,9 @@ int report_search(const Space& space, const SearchOptions& o, const std::string&
   for (const auto& b : result.budgets) {
     std::cout << fmt::format("budget {:g} ms: accuracy {:.5f}, {} latency {:.4f} ms", b.budget, b.best.fitness,
                              latency_kind, b.best.latency);
+    if (with_macs) std::cout << fmt::format(", {:.3f} M MACs", static_cast<double>(space.cost(b.best.arch).macs) / 1e6);
     if constexpr (mbconv) {
-      std::cout << fmt::format(", {:.3f} M MACs\n", static_cast<double>(space.cost(b.best.arch).macs) / 1e6)
-                << hwnas::arch_to_json(b.best.arch) << "\n";
+      std::cout << "\n" << hwnas::arch_to_json(b.best.arch) << "\n";
     } else {
       std::cout << "\n" << arch_json(space, b.best.arch).dump() << "\n";
     }
@@ -104,9 +106,11 @@ int search_in(const Space& space, const SearchOptions& o) {
   if (!o.pareto.empty()) check_output_path(o.pareto);
   const auto [acc_kind, acc_path] = source_spec("--accuracy", o.accuracy, {"model"});
   const auto accuracy = hwnas::load_predictor<float, Space>(acc_path);
-  constexpr bool mbconv = std::is_same_v<Space, MbConvSpace>;
-  const auto [lat_kind, lat_value] =
-      mbconv ? source_spec("--latency", o.latency, {"lut", "model", "measure"}) : source_spec("--latency", o.latency, {"model"});
+  // A categorical space without layers has no lookup table and nothing to run.
+  bool has_layers = true;
+  if constexpr (std::is_same_v<Space, CategoricalSpace>) has_layers = space.has_layers();
+  const auto [lat_kind, lat_value] = has_layers ? source_spec("--latency", o.latency, {"lut", "model", "measure"})
+                                                : source_spec("--latency", o.latency, {"model"});
   const hwnas::BasicEvolutionFinder<Space> finder(space, {.population = o.population,
                                                           .generations = o.generations,
                                                           .budgets = o.budgets,
@@ -123,17 +127,15 @@ int search_in(const Space& space, const SearchOptions& o) {
     return report_search(space, o, lat_kind,
                          finder.run(accuracy, hwnas::load_ensemble<float, Space>(lat_value), on_generation));
   }
-  if constexpr (mbconv) {
-    if (lat_kind == "lut") {
-      return report_search(space, o, lat_kind,
-                           finder.run(accuracy, hwnas::LutEstimator(space, load_luts(lat_value)), on_generation));
-    }
-    if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
-    hwnas::measure::CpuExecutor cpu;
-    const hwnas::measure::MeasuredLatency live(cpu, space, 1, {.warmup = 2, .repeats = 5});
-    return report_search(space, o, lat_kind, finder.run(accuracy, live, on_generation));
+  if (lat_kind == "lut") {
+    return report_search(space, o, lat_kind,
+                         finder.run(accuracy, hwnas::BasicLutEstimator<Space>(space, load_luts(lat_value)),
+                                    on_generation));
   }
-  return 0;  // unreachable: source_spec accepted only model: above
+  if (lat_value != "cpu") throw hwnas::InvalidArgument("--latency measure:" + lat_value + ": only measure:cpu");
+  hwnas::measure::CpuExecutor cpu;
+  const hwnas::measure::MeasuredLatency live(cpu, space, 1, {.warmup = 2, .repeats = 5});
+  return report_search(space, o, lat_kind, finder.run(accuracy, live, on_generation));
 }
 
 int run_search(const SearchOptions& o) {

@@ -147,11 +147,7 @@ template <class Space>
 int macs_in(const Space& space, const MacsOptions& o) {
   std::vector<typename Space::arch_type> archs;
   if constexpr (std::is_same_v<Space, CategoricalSpace>) {
-    if (!space.has_layers()) {
-      throw hwnas::InvalidArgument("--space " + o.space.space + ": space '" + space.name() +
-                                   "' has no layer list; give its definition 'stem', 'layers' per decision and "
-                                   "'head' (docs/spaces.md)");
-    }
+    o.space.check_has_layers(space, "macs");
     archs = load_archs(o.arch, space).archs;
   } else {
     archs = o.arch.load(space, false).archs;

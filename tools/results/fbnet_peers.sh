@@ -4,18 +4,19 @@
 # (id % 20: test 0-2, validation 3-5), `hwnas train --space fbnet`, the
 # PyTorch MLP of torch_mlp.py, Ridge and gradient boosting of
 # sklearn_baselines.py, the peers on the space's one-hot encoding
-# (peer_run.py --decisions 22). Prints a markdown table of test RMSE % and
-# Spearman and writes every JSON line to OUT (default fbnet_peers.jsonl).
+# (peer_run.py --decisions 22). Writes one JSON line per run to OUT (what
+# each prints; hwnas's reduced to its test metrics), which run.sh's report
+# renders (docs/results.md, FBNet section).
 #
-#   tools/results/fbnet_peers.sh BUILD_DIR [OUT]
+#   tools/results/fbnet_peers.sh BUILD_DIR OUT
 #
 # Needs the peers' Python packages (tools/install-deps.sh --results) and
-# ../shared/data (or HWNAS_DATA_DIR). Takes about 6 minutes on 2 cores.
+# ../shared/data (or HWNAS_DATA_DIR). Takes about 7 minutes on one core.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BUILD=${1:?usage: fbnet_peers.sh BUILD_DIR [OUT]}
-OUT=${2:-fbnet_peers.jsonl}
+BUILD=${1:?usage: fbnet_peers.sh BUILD_DIR OUT}
+OUT=${2:?usage: fbnet_peers.sh BUILD_DIR OUT}
 DATA=${HWNAS_DATA_DIR:-$ROOT/../shared/data}
 PEERS=${HWNAS_PEERS_DIR:-$ROOT/../shared/peers}
 PY=${PYTHON:-/usr/bin/python3}
@@ -25,29 +26,14 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 : > "$OUT"
-for col in $(head -1 "$CSV" | tr ',' '\n' | tail -n +24); do
+for col in $(head -1 "$CSV" | tr -d '\r' | tr ',' '\n' | tail -n +24); do
   echo "fbnet_peers: $col" >&2
   "$BUILD/tools/hwnas" train --space fbnet --data "$CSV" --target "$col" -o "$TMP/m.hwnas" --json |
-    "$PY" -c 'import json, sys; d = json.load(sys.stdin); t = d["test"]
-print(json.dumps({"peer": "hwnas-default", "target": sys.argv[1], "test_rmse_pct": t["rmse_pct"],
-                  "test_spearman": t["spearman"]}))' "$col" >> "$OUT"
+    "$PY" -c 'import json, sys; t = json.load(sys.stdin)["test"]
+print(json.dumps({"peer": "hwnas-default", "target": sys.argv[1], **{"test_" + k: v for k, v in t.items()}}))' \
+      "$col" >> "$OUT"
   for peer in "torch_mlp.py --threads 1" "sklearn_baselines.py --model ridge" "sklearn_baselines.py --model hgb"; do
     # shellcheck disable=SC2086
     "$PY" "$HERE/peer_run.py" --decisions 22 "$PEERS" "$TMP/p.json" $peer --data "$CSV" --target "$col" >> "$OUT"
   done
 done
-"$PY" - "$OUT" <<'EOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-for r in rows:  # torch_mlp.py names itself after the torch version
-    r["peer"] = "torch-mlp" if r["peer"].startswith("pytorch") else r["peer"]
-peers = ["hwnas-default", "torch-mlp", "sklearn-ridge", "sklearn-hgb"]
-cols = list(dict.fromkeys(r["target"] for r in rows))
-print("| column | " + " | ".join(peers) + " | best |")
-print("|---|" + "---:|" * len(peers) + "---|")
-for c in cols:
-    got = {r["peer"]: r for r in rows if r["target"] == c}
-    cells = [f'{got[p]["test_rmse_pct"]:.3f} ({got[p]["test_spearman"]:.3f})' if p in got else "–" for p in peers]
-    best = min((got[p]["test_rmse_pct"], p) for p in peers if p in got)[1]
-    print(f"| {c} | " + " | ".join(cells) + f" | {best} |")
-EOF

@@ -5,6 +5,7 @@ outputs of experiments/ and run.sh's CPU step)."""
 
 import csv
 import math
+import json
 import os
 import statistics
 
@@ -204,6 +205,7 @@ def fbnet_devices(r):
         "(the lowest over the columns).\n")
     r.w(f"Run time {fj['seconds'] / 60:.1f} min on one core.\n")
     adapt_speed(r)
+    fbnet_peers(r)
     at10 = next((p for p in fj["mean_over_held_out_columns"] if p["n"] == 10), None)
     if at10:
         best = min(("fingerprint", "blend", "finetune"), key=lambda k: at10[k]["rmse_pct"])
@@ -220,6 +222,36 @@ def fbnet_devices(r):
         worse = [f"N = {ns[i]}: {rm[i]:.2f} % after {rm[i - 1]:.2f} %" for i in range(1, len(rm)) if rm[i] > rm[i - 1] + 0.05]
         r.check("FBNet: adapt's mean RMSE not worse with more samples (by more than 0.05 points)", not worse,
                 "; ".join(worse) if worse else " → ".join(f"{v:.2f}" for v in rm) + " %")
+
+
+def fbnet_peers(r):
+    path = r.path("fbnet_peers.jsonl")
+    if not os.path.exists(path):
+        return
+    peers = {"hwnas-default": "hwnas `default`", "torch-mlp": "PyTorch MLP", "sklearn-ridge": "Ridge",
+             "sklearn-hgb": "gradient boosting"}
+    runs = {}
+    for line in open(path):
+        j = json.loads(line)
+        peer = "torch-mlp" if j["peer"].startswith("pytorch") else j["peer"]  # torch_mlp.py names its torch version
+        runs.setdefault(j["target"], {})[peer] = j
+    r.w("### FBNet: hwnas against the peers\n")
+    r.w("Each column on the benchmark split (test RMSE %, Spearman in brackets, all test rows): `hwnas train "
+        "--space fbnet` with the `default` recipe against the peers of `../shared/peers` on the space's one-hot "
+        "encoding (198 features; `tools/results/fbnet_peers.sh`, one process at a time, side by side in one run).\n")
+    r.w("| column | " + " | ".join(peers.values()) + " | best peer |")
+    r.w("|---|" + "---:|" * len(peers) + "---|")
+    lost = []
+    for col, got in runs.items():
+        cells = [f"{got[p]['test_rmse_pct']:.3f} ({got[p]['test_spearman']:.3f})" if p in got else "–" for p in peers]
+        others = [(got[p]["test_rmse_pct"], p) for p in peers if p != "hwnas-default" and p in got]
+        best = min(others) if others else None
+        r.w(f"| {col} | " + " | ".join(cells) + f" | {peers[best[1]] if best else '–'} |")
+        if best and "hwnas-default" in got and got["hwnas-default"]["test_rmse_pct"] >= best[0]:
+            lost.append(f"{col} ({peers[best[1]]} {best[0]:.3f} % against {got['hwnas-default']['test_rmse_pct']:.3f} %)")
+    r.w("")
+    r.check("FBNet, per device: `default` beats Ridge, gradient boosting and the PyTorch MLP on every column",
+            not lost, f"all {len(runs)} columns" if not lost else "not on " + ", ".join(lost))
 
 
 def adapt_speed(r):

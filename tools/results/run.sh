@@ -30,7 +30,8 @@
 #      LUT, an MLP, memoisation, a margin), experiments/generalisation --full
 #      (leave one GPU out, new devices from a fingerprint and N samples),
 #      experiments/fbnet_devices --full (the FBNet space on HELP's 13
-#      devices: per-device models, leave one device out) and
+#      devices: per-device models, leave one device out), fbnet_peers.sh
+#      (the same columns: hwnas against the peers on the one-hot) and
 #      experiments/cpu_devices (one process at a time: it times networks);
 #   6. report.py writes docs/results.md (tables, targets met or not, machine)
 #      and plots.py the figures it links in docs/plots/ (matplotlib).
@@ -47,7 +48,8 @@
 #   SKIP_GENERALISATION=1   leave out experiments/generalisation and cpu_devices
 #   FINETUNE_JSON=FILE   use this output of experiments/finetune_curve instead of running it
 #   GENERALISATION_JSON=FILE   the same for experiments/generalisation --full
-#   SKIP_FBNET=1   leave out experiments/fbnet_devices; FBNET_JSON=FILE   use this output of it instead
+#   SKIP_FBNET=1   leave out experiments/fbnet_devices and fbnet_peers.sh; FBNET_JSON=FILE   use this output of
+#                  fbnet_devices instead
 #   REPORT_ONLY=1   rewrite docs/results.md and docs/plots/ from the raw outputs of the
 #                   last run (build-bench/results/) without measuring anything
 #   CPU_N=4000 CPU_SMALL=700 CPU_TEST=200 CPU_WARMUP=2 CPU_REPEATS=8
@@ -329,6 +331,11 @@ else
   say "FBNet devices: experiments/fbnet_devices --full (13 devices, leave one out, N = 0..50, 3 seeds; ~6 min)"
   "$EXPERIMENTS/fbnet_devices" "$DATA_DIR/help-fbnet/fbnet_latency.csv" --full --out "$WORK/fbnet_devices.json" \
     2>"$WORK/logs/fbnet_devices.log" || die "experiments/fbnet_devices failed (log: $WORK/logs/fbnet_devices.log)"
+fi
+if [[ ${SKIP_FBNET:-0} != 1 ]]; then
+  say "FBNet peers: fbnet_peers.sh (13 columns: hwnas default, PyTorch MLP, Ridge, gradient boosting; ~7 min)"
+  "$HERE/fbnet_peers.sh" "$BUILD" "$WORK/fbnet_peers.jsonl" 2>"$WORK/logs/fbnet_peers.log" ||
+    die "fbnet_peers.sh failed (log: $WORK/logs/fbnet_peers.log)"
 fi
 if [[ ${SKIP_GENERALISATION:-0} != 1 ]]; then
   say "CPU devices: experiments/cpu_devices (batch 1 and 4 on this CPU; ~1 min)"

@@ -19,6 +19,7 @@
 #include "hwnas/architecture.hpp"
 #include "hwnas/error.hpp"
 #include "hwnas/random.hpp"
+#include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/layer.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
@@ -79,14 +80,41 @@ using LookupTables = std::map<int, LookupTable>;
 template <class Fn>
 void for_each_lut_key(Family family, std::span<const Layer> layers, Fn&& fn);
 
-/// The keys of a sub-network, in network order (validates `arch`).
+/// The key of one layer of a categorical space's network: its kind, shapes
+/// and every field that changes what it computes, e.g. "mbconv-input:
+/// 32x32x16-output:32x32x16-kernel:3-stride:1-mid:16-se:0-groups:2-expand:1-
+/// idskip:1-act:relu" (without the line breaks).
+std::string layer_key(const Layer& l);
+
+/// The same walk for a space: OFA's grammar for an MbConvSpace (its
+/// family's), one layer_key per layer for a CategoricalSpace.
+template <class Fn>
+void for_each_lut_key(const MbConvSpace& space, std::span<const Layer> layers, Fn&& fn) {
+  for_each_lut_key(space.options().family, layers, std::forward<Fn>(fn));
+}
+template <class Fn>
+void for_each_lut_key(const CategoricalSpace&, std::span<const Layer> layers, Fn&& fn) {
+  for (std::size_t i = 0; i < layers.size(); ++i) fn(std::string_view(layer_key(layers[i])), layers.subspan(i, 1));
+}
+
+/// The keys of a sub-network, in network order (validates `arch`; a
+/// categorical space needs its layers).
 std::vector<std::string> lut_keys(const MbConvSpace& space, const Architecture& arch);
+std::vector<std::string> lut_keys(const CategoricalSpace& space, const CategoricalArch& arch);
+
+/// The input resolution of a categorical space's network, the one
+/// resolution its lookup table has (the first layer's input size).
+/// InvalidArgument for a space without layers.
+int lut_resolution(const CategoricalSpace& space);
 
 /// Every key a space can produce at resolution `r`, with the layers each
 /// covers: the fixed layers, and per stage the first and the later blocks
-/// for every kernel / expand pair the stage allows. A lookup-table builder's
-/// work list. InvalidArgument when r is not one of the space's resolutions.
+/// for every kernel / expand pair the stage allows; for a categorical space
+/// its stem, every choice's layers and its head. A lookup-table builder's
+/// work list. InvalidArgument when r is not one of the space's resolutions
+/// (a categorical space: not lut_resolution(space)).
 std::map<std::string, std::vector<Layer>> lut_layers(const MbConvSpace& space, int r);
+std::map<std::string, std::vector<Layer>> lut_layers(const CategoricalSpace& space, int r);
 
 // ---------------------------------------------------------------------------
 
@@ -239,6 +267,70 @@ inline std::vector<std::string> lut_keys(const MbConvSpace& space, const Archite
   for_each_lut_key(space.options().family, layers,
                    [&](std::string_view key, std::span<const Layer>) { keys.emplace_back(key); });
   return keys;
+}
+
+inline std::string layer_key(const Layer& l) {
+  std::string key(to_string(l.kind));
+  detail::append_shapes(key, l.in_size, l.in_channels, l.out_size, l.out_channels);
+  auto field = [&key](const char* name, long long v) {
+    key += '-';
+    key += name;
+    key += ':';
+    detail::append_int(key, v);
+  };
+  if (l.kind == LayerKind::pool) return key;
+  if (l.kind != LayerKind::classifier) {
+    field("kernel", l.kernel);
+    field("stride", l.stride);
+  }
+  if (l.kind == LayerKind::mbconv) {
+    field("mid", l.mid_channels);
+    field("se", l.se_channels);
+    field("groups", l.groups);
+    field("expand", l.has_expand());
+    field("idskip", l.shortcut);
+  } else {
+    field("bn", l.use_bn);
+    field("bias", l.bias);
+  }
+  if (l.kind != LayerKind::classifier) key += "-act:" + std::string(to_string(l.act));
+  return key;
+}
+
+inline std::vector<std::string> lut_keys(const CategoricalSpace& space, const CategoricalArch& arch) {
+  std::vector<std::string> keys;
+  for (const Layer& l : space.layers(arch)) keys.push_back(layer_key(l));
+  return keys;
+}
+
+inline int lut_resolution(const CategoricalSpace& space) {
+  if (!space.has_layers()) {
+    throw InvalidArgument("lut: space '" + space.name() + "' has no layer list, so no lookup table");
+  }
+  const SpaceLayers& sl = space.space_layers();
+  if (!sl.stem.empty()) return sl.stem.front().in_size;
+  for (const auto& list : sl.choices.front()) {
+    if (!list.empty()) return list.front().in_size;
+  }
+  return sl.head.front().in_size;  // check_layers: some choice or the head has layers
+}
+
+inline std::map<std::string, std::vector<Layer>> lut_layers(const CategoricalSpace& space, int r) {
+  if (r != lut_resolution(space)) {
+    throw InvalidArgument(space.name() + ": resolution " + std::to_string(r) + " is not the network's input size " +
+                          std::to_string(lut_resolution(space)));
+  }
+  std::map<std::string, std::vector<Layer>> out;
+  auto add = [&out](const std::vector<Layer>& list) {
+    for (const Layer& l : list) out.try_emplace(layer_key(l), std::vector<Layer>{l});
+  };
+  const SpaceLayers& sl = space.space_layers();
+  add(sl.stem);
+  for (const auto& per_choice : sl.choices) {
+    for (const auto& list : per_choice) add(list);
+  }
+  add(sl.head);
+  return out;
 }
 
 inline std::map<std::string, std::vector<Layer>> lut_layers(const MbConvSpace& space, int r) {

@@ -67,13 +67,14 @@ TimingStats measure_network(A& adapter, const Space& space, const typename Space
 }
 
 /// Live measurement as a latency source (search/evolution.hpp's BatchScore):
-/// each architecture is timed through the adapter, its median in ms.
-template <Adapter A>
+/// each architecture of `space` (any space with a layer list) is timed
+/// through the adapter, its median in ms.
+template <Adapter A, class Space = MbConvSpace>
 class MeasuredLatency {
  public:
-  MeasuredLatency(A& adapter, const MbConvSpace& space, int batch = 1, TimingOptions timing = {})
+  MeasuredLatency(A& adapter, const Space& space, int batch = 1, TimingOptions timing = {})
       : adapter_(&adapter), space_(&space), batch_(batch), timing_(timing) {}
-  std::vector<double> predict(std::span<const Architecture> archs) const {
+  std::vector<double> predict(std::span<const typename Space::arch_type> archs) const {
     std::vector<double> out;
     out.reserve(archs.size());
     for (const auto& a : archs) out.push_back(measure_network(*adapter_, *space_, a, batch_, timing_).median);
@@ -82,7 +83,7 @@ class MeasuredLatency {
 
  private:
   A* adapter_;
-  const MbConvSpace* space_;
+  const Space* space_;
   int batch_;
   TimingOptions timing_;
 };

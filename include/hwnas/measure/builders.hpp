@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "hwnas/io/lut.hpp"
 #include "hwnas/measure/adapter.hpp"
 #include "hwnas/random.hpp"
+#include "hwnas/space/categorical_space.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
 namespace hwnas::measure {
@@ -60,8 +62,11 @@ struct DatasetBuildOptions {
 };
 
 /// The n architectures a dataset build measures, in row-id order: distinct
-/// networks (canonical forms) drawn with space.sample_distinct from `seed`.
+/// networks (canonical forms) drawn with space.sample_distinct from `seed`;
+/// for a categorical space, distinct architectures drawn with space.sample.
 std::vector<Architecture> dataset_architectures(const MbConvSpace& space, std::size_t n, std::uint64_t seed);
+std::vector<CategoricalArch> dataset_architectures(const CategoricalSpace& space, std::size_t n,
+                                                   std::uint64_t seed);
 
 /// The build record of a dataset CSV: `<csv>.build.json`, the settings its
 /// rows were measured with ({"format": "hwnas-build", "version": 1, "kind":
@@ -78,9 +83,10 @@ std::filesystem::path lut_record_path(const std::filesystem::path& dir);
 /// of this build (same columns, each id's architecture the one this seed and
 /// space give it), else InvalidArgument naming the setting, the file and
 /// both values; the rows are kept and not measured again. A new build
-/// writes its record (atomically) before its first row.
-template <Adapter A>
-BuildReport build_dataset(A& adapter, const MbConvSpace& space, const std::filesystem::path& csv,
+/// writes its record (atomically) before its first row. `Space`:
+/// MbConvSpace, or a CategoricalSpace with layers (the CSV has its columns).
+template <Adapter A, class Space>
+BuildReport build_dataset(A& adapter, const Space& space, const std::filesystem::path& csv,
                           const DatasetBuildOptions& options);
 
 struct LutBuildOptions {
@@ -94,8 +100,10 @@ struct LutBuildOptions {
 /// writes OFA's folder: `<dir>/<r>_lookup_table.yaml`, entries {count = kept
 /// runs, mean, std} in ms. Keys already in an existing file are kept, when
 /// the folder's build record holds this build's settings (as build_dataset).
-template <Adapter A>
-BuildReport build_lut(A& adapter, const MbConvSpace& space, const std::filesystem::path& dir,
+/// `Space`: MbConvSpace, or a CategoricalSpace with layers (its one
+/// resolution, lut_resolution(space), when options.resolutions is empty).
+template <Adapter A, class Space>
+BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options);
 
 // ---------------------------------------------------------------------------
@@ -193,45 +201,79 @@ inline std::filesystem::path dataset_record_path(const std::filesystem::path& cs
 
 inline std::filesystem::path lut_record_path(const std::filesystem::path& dir) { return dir / "build.json"; }
 
-inline std::vector<Architecture> dataset_architectures(const MbConvSpace& space, std::size_t n, std::uint64_t seed) {
+namespace detail {
+
+// n distinct draws of `draw(rng)` (by the space's hash), in draw order.
+template <class Space, class Draw>
+std::vector<typename Space::arch_type> distinct_draws(const Space& space, std::size_t n, std::uint64_t seed,
+                                                      Draw&& draw) {
   const auto count = space.count().to_uint64();
   if (count && n > *count) {
     throw InvalidArgument("measure: " + std::to_string(n) + " distinct sub-networks requested, " + space.name() +
                           " has " + std::to_string(*count));
   }
   Rng rng(seed);
-  std::vector<Architecture> out;
+  std::vector<typename Space::arch_type> out;
   std::unordered_set<std::uint64_t> seen;
   while (out.size() < n) {
-    Architecture a = space.sample_distinct(rng);
-    if (seen.insert(space.hash(a)).second) out.push_back(space.canonical(a));
+    auto a = draw(rng);
+    if (seen.insert(space.hash(a)).second) out.push_back(std::move(a));
   }
   return out;
 }
 
-template <Adapter A>
-BuildReport build_dataset(A& adapter, const MbConvSpace& space, const std::filesystem::path& csv,
+}  // namespace detail
+
+inline std::vector<Architecture> dataset_architectures(const MbConvSpace& space, std::size_t n, std::uint64_t seed) {
+  return detail::distinct_draws(space, n, seed, [&](Rng& rng) { return space.canonical(space.sample_distinct(rng)); });
+}
+
+inline std::vector<CategoricalArch> dataset_architectures(const CategoricalSpace& space, std::size_t n,
+                                                          std::uint64_t seed) {
+  return detail::distinct_draws(space, n, seed, [&](Rng& rng) { return space.sample(rng); });
+}
+
+template <Adapter A, class Space>
+BuildReport build_dataset(A& adapter, const Space& space, const std::filesystem::path& csv,
                           const DatasetBuildOptions& options) {
+  using Data = BasicDataset<typename Space::arch_type>;
+  constexpr bool categorical = std::is_same_v<Space, CategoricalSpace>;
   check(options.timing);
   if (options.n == 0) throw InvalidArgument("measure: n must be at least 1");
   const auto archs = dataset_architectures(space, options.n, options.seed);
   const auto columns = detail::dataset_columns(options.column);
-  Dataset data(columns);
+  // OFA's columns are read from the header; a categorical space's are its own.
+  auto layout = [&space] {
+    if constexpr (categorical) {
+      return space.columns();
+    } else {
+      return typename Data::Layout();
+    }
+  };
+  Data data(columns, layout());
   std::error_code ec;
   const bool resumed = std::filesystem::exists(csv, ec);
   detail::check_build_record(csv, dataset_record_path(csv),
                              {"dataset", std::string(adapter.name()), options.batch, options.timing, options.column},
                              resumed, "measure", "file");
   if (resumed) {
-    data = Dataset::read_csv(csv);
+    data = Data::read_csv(csv, layout());
     if (data.columns() != columns) {
       throw InvalidArgument("measure: " + csv.string() + " has other columns than a build of column '" +
                             options.column + "' (" + options.column + ", " + options.column + "_mean, _p90, _std, _runs)");
     }
     for (std::size_t row = 0; row < data.size(); ++row) {
       const std::int64_t id = data.ids()[row];
-      if (id < 0 || static_cast<std::size_t>(id) >= options.n ||
-          !space.same_network(data.archs()[row], archs[static_cast<std::size_t>(id)])) {
+      bool same = id >= 0 && static_cast<std::size_t>(id) < options.n;
+      if (same) {
+        const auto& want = archs[static_cast<std::size_t>(id)];
+        if constexpr (categorical) {
+          same = data.archs()[row] == want;
+        } else {
+          same = space.same_network(data.archs()[row], want);
+        }
+      }
+      if (!same) {
         throw InvalidArgument("measure: " + csv.string() + ": row id " + std::to_string(id) +
                               " is not this build's (other --n, --seed or space?); resume with the same settings");
       }
@@ -258,11 +300,18 @@ BuildReport build_dataset(A& adapter, const MbConvSpace& space, const std::files
   return report;
 }
 
-template <Adapter A>
-BuildReport build_lut(A& adapter, const MbConvSpace& space, const std::filesystem::path& dir,
+template <Adapter A, class Space>
+BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options) {
   check(options.timing);
-  const auto resolutions = options.resolutions.empty() ? space.options().resolutions : options.resolutions;
+  std::vector<int> resolutions = options.resolutions;
+  if (resolutions.empty()) {
+    if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+      resolutions = {lut_resolution(space)};
+    } else {
+      resolutions = space.options().resolutions;
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError("lut: cannot create folder '" + dir.string() + "': " + ec.message());
