@@ -15,6 +15,7 @@
 #include "hwnas/predictor/model_file.hpp"
 #include "hwnas/predictor/torch_import.hpp"
 #include "hwnas/predictor/npy.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 #include "test_support.hpp"
 
 // xtensor writes the .npy files of some cases, as an independent writer; the
@@ -385,6 +386,26 @@ TEST_CASE("model file: ensemble files with a wrong member count, stray fields or
 }
 
 // -------------------------------------------------------------- rejections --
+
+TEST_CASE("model file: a categorical space's layers are checked as they are read") {
+  PredictorOptions po;
+  po.hidden = {4};
+  const std::string good = predictor_to_bytes(LatencyPredictor<float, CategoricalSpace>(fbnet_space(), po));
+  auto load = [](const std::string& b) { return predictor_from_bytes<float, CategoricalSpace>(b, "m"); };
+  CHECK(load(good).space() == fbnet_space());
+  const std::size_t stem = payload_of(good, "space.layers");  // the stem's 16 numbers come first
+  std::string b = good;
+  put_le(b, stem, 99, 8);  // its kind
+  reseal(b);
+  CHECK_THROWS_WITH_AS(load(b), has("m: field 'space.layers', layer 0: layer kind 99 unknown"), FormatError);
+  b = good;
+  put_le(b, stem + 8, 31, 8);  // its in_size: the stored out_size 32 no longer follows
+  reseal(b);
+  CHECK_THROWS_WITH_AS(load(b),
+                       has("m: invalid settings: categorical space 'fbnet': layers: stem: layer 0 (first_conv): "
+                           "out_size = 32 but in_size 31 and stride 1 give 31"),
+                       FormatError);
+}
 
 TEST_CASE("model file: rejects files that are not model files") {
   CHECK_THROWS_WITH_AS(predictor_from_bytes<float>("", "m.hwnas"),

@@ -156,6 +156,15 @@ inline BasicArchList<CategoricalArch> load_archs(const ArchArgs& args, const Cat
   return args.load(space);
 }
 
+/// --arch for a command that builds the layer list (macs, lut predict),
+/// which validates each architecture itself: an MBConv space's
+/// architectures unchecked here (a net.config's too), a categorical space's
+/// checked as they are read.
+inline ArchList load_for_layers(const ArchArgs& args, const MbConvSpace& space) { return args.load(space, false); }
+inline BasicArchList<CategoricalArch> load_for_layers(const ArchArgs& args, const CategoricalSpace& space) {
+  return args.load(space);
+}
+
 /// Architectures of `space` from a file, as validate reads them (every
 /// form of --arch @FILE but a net.config), unchecked against the space.
 std::vector<Architecture> read_archs(const MbConvSpace& space, const std::string& path);

@@ -139,12 +139,8 @@ int run_lut_build(const LutBuildOptions& o) {
   const Progress progress(o.progress);
   return std::visit(
       [&](const auto& space) {
-        std::vector<int> resolutions;
         if constexpr (std::is_same_v<std::decay_t<decltype(space)>, CategoricalSpace>) {
           o.space.check_has_layers(space, "lut build");
-          resolutions = {hwnas::lut_resolution(space)};
-        } else {
-          resolutions = space.options().resolutions;
         }
         check_build_output(o.output, o.measure.resume, true);
         const auto report = with_executor(o.measure, [&](auto& adapter) {
@@ -155,7 +151,7 @@ int run_lut_build(const LutBuildOptions& o) {
         if (o.json) {
           Json j = build_json(report);
           j.update({{"output", o.output},
-                    {"resolutions", resolutions},
+                    {"resolutions", hwnas::lut_resolutions(space)},
                     {"executor", o.measure.executor},
                     {"space", space.name()}});
           print_json(j);
@@ -184,13 +180,7 @@ int run_lut_predict(const LutPredictOptions& o) {
         using Space = std::decay_t<decltype(space)>;
         if constexpr (std::is_same_v<Space, CategoricalSpace>) o.space.check_has_layers(space, "lut predict");
         const hwnas::BasicLutEstimator<Space> lut(space, load_luts(o.lut));
-        const auto list = [&] {
-          if constexpr (std::is_same_v<Space, CategoricalSpace>) {
-            return load_archs(o.arch, space);
-          } else {
-            return o.arch.load(space, false);  // predict validates, naming the architecture
-          }
-        }();
+        const auto list = load_for_layers(o.arch, space);
         std::vector<double> values;
         values.reserve(list.archs.size());
         for (std::size_t i = 0; i < list.archs.size(); ++i) {

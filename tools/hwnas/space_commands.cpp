@@ -145,13 +145,8 @@ struct MacsOptions {
 
 template <class Space>
 int macs_in(const Space& space, const MacsOptions& o) {
-  std::vector<typename Space::arch_type> archs;
-  if constexpr (std::is_same_v<Space, CategoricalSpace>) {
-    o.space.check_has_layers(space, "macs");
-    archs = load_archs(o.arch, space).archs;
-  } else {
-    archs = o.arch.load(space, false).archs;
-  }
+  if constexpr (std::is_same_v<Space, CategoricalSpace>) o.space.check_has_layers(space, "macs");
+  const auto archs = load_for_layers(o.arch, space).archs;
   Json results = Json::array();
   for (const auto& a : archs) {
     const auto list = space.layers(a);

@@ -107,6 +107,11 @@ std::vector<std::string> lut_keys(const CategoricalSpace& space, const Categoric
 /// InvalidArgument for a space without layers.
 int lut_resolution(const CategoricalSpace& space);
 
+/// The resolutions a space's lookup tables cover: an MBConv space's
+/// resolutions, a categorical space's lut_resolution.
+std::vector<int> lut_resolutions(const MbConvSpace& space);
+std::vector<int> lut_resolutions(const CategoricalSpace& space);
+
 /// Every key a space can produce at resolution `r`, with the layers each
 /// covers: the fixed layers, and per stage the first and the later blocks
 /// for every kernel / expand pair the stage allows; for a categorical space
@@ -307,13 +312,14 @@ inline int lut_resolution(const CategoricalSpace& space) {
   if (!space.has_layers()) {
     throw InvalidArgument("lut: space '" + space.name() + "' has no layer list, so no lookup table");
   }
+  // Without a stem, every choice of the first decision has layers (the
+  // space's check: an identity there would leave the shape unknown).
   const SpaceLayers& sl = space.space_layers();
-  if (!sl.stem.empty()) return sl.stem.front().in_size;
-  for (const auto& list : sl.choices.front()) {
-    if (!list.empty()) return list.front().in_size;
-  }
-  return sl.head.front().in_size;  // check_layers: some choice or the head has layers
+  return (sl.stem.empty() ? sl.choices.front().front() : sl.stem).front().in_size;
 }
+
+inline std::vector<int> lut_resolutions(const MbConvSpace& space) { return space.options().resolutions; }
+inline std::vector<int> lut_resolutions(const CategoricalSpace& space) { return {lut_resolution(space)}; }
 
 inline std::map<std::string, std::vector<Layer>> lut_layers(const CategoricalSpace& space, int r) {
   if (r != lut_resolution(space)) {

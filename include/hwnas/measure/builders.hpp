@@ -100,8 +100,8 @@ struct LutBuildOptions {
 /// writes OFA's folder: `<dir>/<r>_lookup_table.yaml`, entries {count = kept
 /// runs, mean, std} in ms. Keys already in an existing file are kept, when
 /// the folder's build record holds this build's settings (as build_dataset).
-/// `Space`: MbConvSpace, or a CategoricalSpace with layers (its one
-/// resolution, lut_resolution(space), when options.resolutions is empty).
+/// `Space`: MbConvSpace, or a CategoricalSpace with layers (options.resolutions
+/// empty: lut_resolutions(space)).
 template <Adapter A, class Space>
 BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options);
@@ -304,14 +304,7 @@ template <Adapter A, class Space>
 BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options) {
   check(options.timing);
-  std::vector<int> resolutions = options.resolutions;
-  if (resolutions.empty()) {
-    if constexpr (std::is_same_v<Space, CategoricalSpace>) {
-      resolutions = {lut_resolution(space)};
-    } else {
-      resolutions = space.options().resolutions;
-    }
-  }
+  const auto resolutions = options.resolutions.empty() ? lut_resolutions(space) : options.resolutions;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError("lut: cannot create folder '" + dir.string() + "': " + ec.message());

@@ -46,17 +46,7 @@ inline CategoricalSpace fbnet_space(FbnetInput input = FbnetInput::cifar100) {
 
   // A convolution with batch norm and ReLU (FBNet's ConvNorm).
   auto conv = [](LayerKind kind, int size, int cin, int cout, int kernel, int stride) {
-    Layer l;
-    l.kind = kind;
-    l.in_size = size;
-    l.out_size = (size - 1) / stride + 1;
-    l.in_channels = cin;
-    l.out_channels = cout;
-    l.kernel = kernel;
-    l.stride = stride;
-    l.act = Activation::relu;
-    l.use_bn = true;
-    return l;
+    return conv_layer(kind, size, cin, cout, kernel, stride, Activation::relu, true);
   };
 
   SpaceLayers layers;

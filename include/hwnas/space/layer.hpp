@@ -130,6 +130,23 @@ inline Layer global_pool(int size, int channels) {
   return p;
 }
 
+/// A plain convolution of `kind` (first_conv, final_expand, feature_mix,
+/// conv) with padding kernel / 2, so its output size follows from the stride.
+inline Layer conv_layer(LayerKind kind, int in_size, int in_channels, int out_channels, int kernel, int stride,
+                        Activation act, bool use_bn) {
+  Layer l;
+  l.kind = kind;
+  l.in_size = in_size;
+  l.out_size = (in_size - 1) / stride + 1;
+  l.in_channels = in_channels;
+  l.out_channels = out_channels;
+  l.kernel = kernel;
+  l.stride = stride;
+  l.act = act;
+  l.use_bn = use_bn;
+  return l;
+}
+
 inline NetworkCost network_cost(const std::vector<Layer>& layers) noexcept {
   NetworkCost c;
   for (const Layer& l : layers) {

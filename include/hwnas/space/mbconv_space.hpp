@@ -673,16 +673,8 @@ inline std::vector<Layer> MbConvSpace::layers(const Architecture& arch) const {
   std::vector<Layer> out;
   out.reserve(num_slots_ + 6);
 
-  Layer stem;
-  stem.kind = LayerKind::first_conv;
-  stem.in_size = arch.r;
-  stem.out_size = (arch.r + 1) / 2;
-  stem.in_channels = 3;
-  stem.out_channels = stem_width_;
-  stem.kernel = 3;
-  stem.stride = 2;
-  stem.act = mbv3 ? Activation::h_swish : Activation::relu6;
-  stem.use_bn = true;
+  const Layer stem = conv_layer(LayerKind::first_conv, arch.r, 3, stem_width_, 3, 2,
+                                mbv3 ? Activation::h_swish : Activation::relu6, true);
   out.push_back(stem);
 
   int size = stem.out_size;
@@ -721,14 +713,7 @@ inline std::vector<Layer> MbConvSpace::layers(const Architecture& arch) const {
   }
 
   auto conv1x1 = [&](LayerKind kind, int out_channels, Activation act, bool use_bn) {
-    Layer c;
-    c.kind = kind;
-    c.in_size = c.out_size = size;
-    c.in_channels = channels;
-    c.out_channels = out_channels;
-    c.act = act;
-    c.use_bn = use_bn;
-    out.push_back(c);
+    out.push_back(conv_layer(kind, size, channels, out_channels, 1, 1, act, use_bn));
     channels = out_channels;
   };
   auto pool = [&] {
