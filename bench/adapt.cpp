@@ -5,7 +5,9 @@
 // adapt_to_device below 100 samples (the blend of the bases) against
 // fine_tune_from on the same samples (what adapt did at N >= 100 and what
 // the baseline timed), and one architecture's latency from the
-// blend (every base predicts) against one base. Single thread.
+// blend (every base predicts) against one base; the additive model
+// (fit_additive_device) from N samples and its latency of one
+// architecture. Single thread.
 //
 // The bases are trained before timing (~1 min: default recipe, 30 epochs).
 //
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "hwnas/io/device.hpp"
+#include "hwnas/predictor/additive_device.hpp"
 #include "hwnas/predictor/device_predictor.hpp"
 #include "hwnas/space/fbnet_space.hpp"
 
@@ -89,6 +92,16 @@ const AdaptData& adapt_data() {
   return d;
 }
 
+// The data, or nullptr with the benchmark marked skipped.
+const AdaptData* ready(benchmark::State& state) {
+  const auto& d = adapt_data();
+  if (!d.error.empty()) {
+    state.SkipWithError(d.error.c_str());
+    return nullptr;
+  }
+  return &d;
+}
+
 // The first n samples of the pool.
 std::pair<std::vector<CategoricalArch>, std::vector<double>> samples(const AdaptData& d, std::size_t n) {
   return {{d.pool.begin(), d.pool.begin() + static_cast<std::ptrdiff_t>(n)},
@@ -97,11 +110,9 @@ std::pair<std::vector<CategoricalArch>, std::vector<double>> samples(const Adapt
 
 // adapt_to_device with N samples (below 100: the blend).
 void BM_Adapt(benchmark::State& state) {
-  const auto& d = adapt_data();
-  if (!d.error.empty()) {
-    state.SkipWithError(d.error.c_str());
-    return;
-  }
+  const AdaptData* data = ready(state);
+  if (data == nullptr) return;
+  const AdaptData& d = *data;
   const auto [xs, ys] = samples(d, static_cast<std::size_t>(state.range(0)));
   for (auto _ : state) {
     auto adapted = hwnas::adapt_to_device(*d.model, d.target, std::span<const CategoricalArch>(xs),
@@ -114,11 +125,9 @@ BENCHMARK(BM_Adapt)->ArgName("samples")->Arg(10)->Arg(50)->Unit(benchmark::kMill
 
 // fine_tune_from on the same N samples plus the fingerprint (default options).
 void BM_FineTune(benchmark::State& state) {
-  const auto& d = adapt_data();
-  if (!d.error.empty()) {
-    state.SkipWithError(d.error.c_str());
-    return;
-  }
+  const AdaptData* data = ready(state);
+  if (data == nullptr) return;
+  const AdaptData& d = *data;
   auto [xs, ys] = samples(d, static_cast<std::size_t>(state.range(0)));
   xs.insert(xs.end(), d.reference.begin(), d.reference.end());
   ys.insert(ys.end(), d.target.fingerprint.begin(), d.target.fingerprint.end());
@@ -132,11 +141,9 @@ BENCHMARK(BM_FineTune)->ArgName("samples")->Arg(10)->Unit(benchmark::kMillisecon
 // One architecture's latency: the blend of N = 50 (the line and the bases it
 // weighs) against one base.
 void BM_PredictOne(benchmark::State& state) {
-  const auto& d = adapt_data();
-  if (!d.error.empty()) {
-    state.SkipWithError(d.error.c_str());
-    return;
-  }
+  const AdaptData* data = ready(state);
+  if (data == nullptr) return;
+  const AdaptData& d = *data;
   const auto [xs, ys] = samples(d, 50);
   const auto blended = d.model->blended(d.model->blend(d.target, xs, ys));
   const auto& one = d.model->models().front();
@@ -149,5 +156,34 @@ void BM_PredictOne(benchmark::State& state) {
   state.counters["members"] = static_cast<double>(state.range(0) != 0 ? blended.size() : 1);
 }
 BENCHMARK(BM_PredictOne)->ArgName("blend")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The additive model of the device from N samples (fit_additive_device:
+// the nearest base's table over 2000 random architectures, then the fit),
+// and one architecture's latency from it.
+void BM_FitAdditive(benchmark::State& state) {
+  const AdaptData* data = ready(state);
+  if (data == nullptr) return;
+  const AdaptData& d = *data;
+  const auto [xs, ys] = samples(d, static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    auto fitted = hwnas::fit_additive_device(*d.model, d.target, std::span<const CategoricalArch>(xs),
+                                             std::span<const double>(ys));
+    benchmark::DoNotOptimize(fitted);
+  }
+}
+BENCHMARK(BM_FitAdditive)->ArgName("samples")->Arg(10)->Unit(benchmark::kMillisecond);
+
+void BM_PredictAdditive(benchmark::State& state) {
+  const AdaptData* data = ready(state);
+  if (data == nullptr) return;
+  const AdaptData& d = *data;
+  const auto [xs, ys] = samples(d, 10);
+  const auto fitted = hwnas::fit_additive_device(*d.model, d.target, std::span<const CategoricalArch>(xs),
+                                                 std::span<const double>(ys));
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(fitted.predict(d.pool[i++ % d.pool.size()]));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PredictAdditive)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -2,7 +2,9 @@
 // (benchmark split), then leave one device out (a GPU with all its batch
 // sizes): the held-out device from the fingerprint of HELP's 10 reference
 // architectures and N measured samples, by the mapped base (`fingerprint`),
-// the bases fine-tuned on samples plus fingerprint (`finetune`) and
+// the bases fine-tuned on samples plus fingerprint (`finetune`), the
+// additive model (`additive`: the nearest base's per-operation table and
+// MACs, corrected per operation; fit_additive_device) and
 // adapt_to_device (`adapt`), against the trivial baseline (the other device
 // whose fingerprint ranks the references most alike, its own measurements
 // mapped by a line in log space through the fingerprint).
@@ -184,6 +186,9 @@ int run(int argc, char** argv) {
           const auto tuned = hwnas::fine_tune_to_device(model, device, std::span<const CategoricalArch>(samples.archs()),
                                                         std::span<const double>(ya), transfer);
           add("finetune", tuned.evaluate(test.archs(), y_test));
+          const auto additive = hwnas::fit_additive_device(model, device, std::span<const CategoricalArch>(samples.archs()),
+                                                           std::span<const double>(ya));
+          add("additive", hwnas::evaluate(additive.predict(test.archs()), y_test));
           hwnas::AdaptOptions adapt;
           adapt.transfer.training.seed = seed;
           add("adapt", hwnas::adapt_to_device(model, device, std::span<const CategoricalArch>(samples.archs()),

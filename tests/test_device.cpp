@@ -37,19 +37,8 @@ std::string error_of(F&& f) {
 constexpr auto additive = hwnas_test::additive_latency;
 constexpr auto other = hwnas_test::multiplicative_latency;
 
-std::vector<Architecture> sample_archs(const MbConvSpace& space, std::size_t n, std::uint64_t seed) {
-  std::vector<Architecture> out;
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) out.push_back(space.sample(rng));
-  return out;
-}
-
-template <class Latency>
-std::vector<double> latencies(const std::vector<Architecture>& archs, Latency f) {
-  std::vector<double> y;
-  for (const auto& a : archs) y.push_back(f(a));
-  return y;
-}
+using hwnas_test::latencies;
+using hwnas_test::sample_archs;
 
 // A small log-space base trained on one synthetic device.
 template <class Latency>

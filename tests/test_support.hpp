@@ -35,6 +35,23 @@ inline hwnas::Architecture uniform_arch(const hwnas::MbConvSpace& space, int ks,
   return a;
 }
 
+/// n architectures drawn from `space` with the seed.
+template <class Space>
+std::vector<typename Space::arch_type> sample_archs(const Space& space, std::size_t n, std::uint64_t seed) {
+  hwnas::Rng rng(seed);
+  std::vector<typename Space::arch_type> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(space.sample(rng));
+  return out;
+}
+
+/// latency(a) for every architecture.
+template <class Arch, class Latency>
+std::vector<double> latencies(const std::vector<Arch>& archs, Latency latency) {
+  std::vector<double> y;
+  for (const auto& a : archs) y.push_back(latency(a));
+  return y;
+}
+
 /// A latency that adds up over layers, ms-linear in the one-hot features
 /// (what batch-1 GPU latencies look like).
 inline double additive_latency(const hwnas::MbConvSpace& space, const hwnas::Architecture& a) {

@@ -17,6 +17,7 @@
 #include "hwnas/nn/loss.hpp"
 #include "hwnas/nn/mlp.hpp"
 #include "hwnas/nn/sgd.hpp"
+#include "hwnas/predictor/additive_device.hpp"
 #include "hwnas/predictor/device_predictor.hpp"
 #include "hwnas/predictor/encoding.hpp"
 #include "hwnas/predictor/ensemble.hpp"

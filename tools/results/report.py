@@ -281,8 +281,8 @@ def search_speed(r):
 
 def machine_loads(r):
     """The speed phase's load lines (speed/machine_load.txt) as (text, busy
-    processes), without the `ps` that did the listing: runs before run.sh
-    left it out recorded it, busy over its own short life."""
+    processes), without the `ps` and `awk` that did the listing: runs before
+    run.sh left them out recorded them, busy over their own short lives."""
     with open(r.path("speed", "machine_load.txt")) as f:
         lines = [line.rstrip("\n") for line in f]
     out = []
@@ -294,7 +294,7 @@ def machine_loads(r):
         else:
             out.append((line, []))
             continue
-        busy = [p for p in procs.split(", ") if p != "none" and not p.startswith("ps (")]
+        busy = [p for p in procs.split(", ") if p != "none" and not p.startswith(("ps (", "awk ("))]
         sep = " | " if " | " in line else " "
         out.append((f"{head}{sep}{', '.join(busy) or 'none'}", busy))
     return out

@@ -195,7 +195,7 @@ done
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 others() { # CPU-busy processes that are not ours (nor this ps), at this moment
   ps -eo pid=,pcpu=,comm= --sort=-pcpu |
-    awk -v me=$$ '$2 >= 20 && $1 != me && $3 != "ps" {printf "%s%s (%s %% CPU over its life)", sep, $3, $2; sep=", "; n++} END {if (!n) printf "none"}'
+    awk -v me=$$ '$2 >= 20 && $1 != me && $3 != "ps" && $3 != "awk" {printf "%s%s (%s %% CPU over its life)", sep, $3, $2; sep=", "; n++} END {if (!n) printf "none"}'
 }
 {
   echo "load_before $(loadavg)"

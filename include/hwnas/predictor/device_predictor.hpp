@@ -114,6 +114,26 @@ inline std::vector<double> raw_device_features(DescriptorMode mode, const Device
   return f;
 }
 
+inline double mean_of(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+// Leave-one-out squared errors sq[candidate][point], candidate 0 being no
+// correction: the candidate of smallest mean among those whose gain over
+// candidate 0 is at least twice its standard error (paired over the
+// points; with few points a correction often wins by chance), else 0.
+inline std::size_t significant_best(const std::vector<std::vector<double>>& sq) {
+  const auto n = static_cast<double>(sq.front().size());
+  std::size_t chosen = 0;
+  for (std::size_t g = 1; g < sq.size(); ++g) {
+    double mean = 0, var = 0;
+    for (std::size_t i = 0; i < sq[g].size(); ++i) mean += (sq[0][i] - sq[g][i]) / n;
+    for (std::size_t i = 0; i < sq[g].size(); ++i) var += std::pow(sq[0][i] - sq[g][i] - mean, 2) / (n - 1);
+    if (mean > 2 * std::sqrt(var / n) && mean_of(sq[g]) < mean_of(sq[chosen])) chosen = g;
+  }
+  return chosen;
+}
+
 // Ridge regression: (g + ridge I)^-1 rhs.
 inline Eigen::VectorXd ridge_solve(Eigen::MatrixXd g, const Eigen::VectorXd& rhs, double ridge) {
   g.diagonal().array() += ridge;
@@ -317,25 +337,12 @@ class DevicePredictor {
         sq[g][i] = std::pow(r(row) - correction, 2);
       }
     }
-    std::vector<double> mse(grid.size());
-    for (std::size_t g = 0; g < grid.size(); ++g) {
-      mse[g] = std::accumulate(sq[g].begin(), sq[g].end(), 0.0) / static_cast<double>(n);
-    }
-    if (!std::all_of(mse.begin(), mse.end(), [](double v) { return std::isfinite(v); })) {
+    if (!std::all_of(sq.begin(), sq.end(), [](const auto& v) { return std::isfinite(detail::mean_of(v)); })) {
       throw InvalidArgument("device '" + target.name + "': the bases' predictions of its calibration samples are not finite");
     }
-    // A penalty qualifies when its leave-one-out gain over no correction is
-    // at least twice its standard error (paired over the points); the best
-    // qualifying one wins, else no correction.
-    std::size_t chosen = 0;
-    for (std::size_t g = 1; g < grid.size(); ++g) {
-      double mean = 0, var = 0;
-      for (std::size_t i = 0; i < n; ++i) mean += (sq[0][i] - sq[g][i]) / static_cast<double>(n);
-      for (std::size_t i = 0; i < n; ++i) var += std::pow(sq[0][i] - sq[g][i] - mean, 2) / static_cast<double>(n - 1);
-      if (mean > 2 * std::sqrt(var / static_cast<double>(n)) && mse[g] < mse[chosen]) chosen = g;
-    }
+    const std::size_t chosen = detail::significant_best(sq);
     best.ridge = grid[chosen];
-    best.loo_rmse = std::sqrt(mse[chosen]);
+    best.loo_rmse = std::sqrt(detail::mean_of(sq[chosen]));
     if (std::isinf(best.ridge)) return best;
     const Eigen::VectorXd theta = detail::ridge_solve(gram, a.transpose() * line_residuals(n), best.ridge);
     best.offset = y_mean * theta(0);

@@ -386,7 +386,7 @@ std::vector<double> LatencyPredictor<Scalar, Space>::predict_encoded(const Encod
 template <class Scalar, class Space>
 void LatencyPredictor<Scalar, Space>::prepare(const SparseRows<Scalar>& z, Rows train, Rows validation,
                                        const TrainOptions& options, const LinearPath<Scalar>& prior) {
-  LinearChoice choice{{options_.target}, {options.linear_ridge, options.linear_pixel_terms}};
+  LinearChoice choice{{options_.target}, {options.linear_ridge, options.linear_pixel_terms}, options.linear_huber};
   if (options.choose_linear && !validation.archs.empty()) {
     // The linear path's fit decides on the validation rows; the MLP then
     // corrects the chosen fit.
@@ -404,7 +404,7 @@ void LatencyPredictor<Scalar, Space>::prepare(const SparseRows<Scalar>& z, Rows 
   if (!options_.linear) return;
   std::vector<double> s(train.latencies.size());
   for (std::size_t i = 0; i < s.size(); ++i) s[i] = scaling_.apply(train.latencies[i]);
-  linear_.fit(z, s, choice.settings, options.linear_huber, linear_.pull_towards(z, s, prior));
+  linear_.fit(z, s, choice.settings, choice.huber, linear_.pull_towards(z, s, prior));
   // The MLP learns what the linear path leaves, rescaled to unit variance,
   // so that its learning rate and initialisation mean the same whether the
   // linear fit leaves 3 % or 30 %.

@@ -153,13 +153,16 @@ class LinearPath {
 struct LinearChoice {
   TargetScaling scaling;
   LinearSettings settings;
+  double huber = 0;  ///< Huber's k of the robust fit; 0: least squares
 };
 
 /// Picks, by the validation RMSE (ms) of the linear path alone, the target
 /// transform (among `transforms`), the penalty (among `ridges`) and whether
-/// to use pixel terms. Latencies that add up over layers (batch 1,
+/// to use pixel terms, and whether the fit is robust (Huber's k = `huber`)
+/// or least squares. Latencies that add up over layers (batch 1,
 /// launch-bound) fit better in ms, those of compute-bound runs with pixel
-/// terms; few samples need a stronger penalty. Each candidate is a weighted
+/// terms; few samples need a stronger penalty; where the noise has no
+/// outliers, least squares wastes less. Each candidate is a weighted
 /// least-squares fit with the Huber weights of the `given` settings' robust
 /// fit: one robust fit per transform instead of one per candidate. `prior`:
 /// what the penalty pulls towards (an empty path: zero).
@@ -348,24 +351,27 @@ LinearChoice choose_linear_path(const LinearPath<Scalar>& prior, const SparseRow
                                 const LinearSettings& given, double huber) {
   LinearPath<Scalar> candidate = prior;
   double best = std::numeric_limits<double>::infinity();
-  LinearChoice choice{{transforms.front()}, given};
+  LinearChoice choice{{transforms.front()}, given, huber};
   std::vector<double> s(latencies.size()), predicted(validation_latencies.size());
+  const std::vector<double> hubers = huber > 0 ? std::vector<double>{huber, 0.0} : std::vector<double>{0.0};
   for (const auto t : transforms) {
     TargetScaling scaling{t};
     scaling.fit(latencies);
     for (std::size_t i = 0; i < s.size(); ++i) s[i] = scaling.apply(latencies[i]);
     const Eigen::VectorXd w0 = candidate.pull_towards(z, s, prior);
-    const std::vector<double> weight = candidate.fit(z, s, given, huber, w0);
-    const detail::NormalEquations eq(z, s, weight);
-    for (const bool pixel_terms : {false, true}) {
-      for (const double ridge : ridges) {
-        const LinearSettings settings{ridge, pixel_terms};
-        candidate.fit(eq, z, s, settings, w0);
-        for (std::size_t i = 0; i < predicted.size(); ++i) predicted[i] = scaling.invert(candidate.output(z_validation, i));
-        const double err = rmse(predicted, validation_latencies);
-        if (err < best) {
-          best = err;
-          choice = {scaling, settings};
+    for (const double k : hubers) {
+      const std::vector<double> weight = candidate.fit(z, s, given, k, w0);
+      const detail::NormalEquations eq(z, s, weight);
+      for (const bool pixel_terms : {false, true}) {
+        for (const double ridge : ridges) {
+          const LinearSettings settings{ridge, pixel_terms};
+          candidate.fit(eq, z, s, settings, w0);
+          for (std::size_t i = 0; i < predicted.size(); ++i) predicted[i] = scaling.invert(candidate.output(z_validation, i));
+          const double err = rmse(predicted, validation_latencies);
+          if (err < best) {
+            best = err;
+            choice = {scaling, settings, k};
+          }
         }
       }
     }

@@ -44,9 +44,10 @@ struct TrainOptions : TrainLoopOptions {
   /// With validation rows, choose before training, by the validation RMSE of
   /// the linear path alone: the target transform (both are tried;
   /// LatencyPredictor::target_transform() then says which), the penalty (among
-  /// linear_ridge_choices) and whether to use the pixel terms. Candidates are
-  /// weighted least-squares fits with the Huber weights of the linear_ridge
-  /// fit, so one robust fit per transform is needed. The MLP is trained
+  /// linear_ridge_choices), whether to use the pixel terms and whether the
+  /// fit is robust (linear_huber) or least squares. Candidates are weighted
+  /// least-squares fits with the Huber weights of the linear_ridge fit, so
+  /// one robust fit per transform is needed. The MLP is trained
   /// once, on the chosen fit. Without validation rows, or false:
   /// options().target, linear_ridge and linear_pixel_terms.
   bool choose_linear = false;
