@@ -122,12 +122,15 @@ MbConvSpace SpaceArgs::make(const char* who) const {
                                " needs an MBConv space (ofa-mbv3, compofa-fixed, compofa-elastic, ofa-proxyless)");
 }
 
-void SpaceArgs::check_has_layers(const CategoricalSpace& s, const char* who) const {
-  if (!s.has_layers()) {
-    throw hwnas::InvalidArgument("--space " + space + ": " + who + " needs a layer list; space '" + s.name() +
+AnySpace SpaceArgs::make_with_layers(const char* who) const {
+  auto any = make_any();
+  const auto* s = std::get_if<CategoricalSpace>(&any);
+  if (s != nullptr && !s->has_layers()) {
+    throw hwnas::InvalidArgument("--space " + space + ": " + who + " needs a layer list; space '" + s->name() +
                                  "' has none (give its definition 'stem', 'layers' per decision and 'head', "
                                  "docs/spaces.md)");
   }
+  return any;
 }
 
 bool model_is_categorical(const std::string& path) {

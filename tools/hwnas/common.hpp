@@ -92,9 +92,9 @@ struct SpaceArgs {
   /// An MBConv space; InvalidArgument for a categorical space, naming `who`
   /// (import-torch: OFA's encoding).
   MbConvSpace make(const char* who = "this command") const;
-  /// InvalidArgument naming `who` (macs, lut, measure) when the categorical
-  /// space `s` of this --space has no layer list.
-  void check_has_layers(const CategoricalSpace& s, const char* who) const;
+  /// make_any() for a command that needs a layer list (macs, lut, measure):
+  /// InvalidArgument naming `who` when the space is categorical and has none.
+  AnySpace make_with_layers(const char* who) const;
 };
 
 /// Whether the model file holds a categorical space (model_space_family),

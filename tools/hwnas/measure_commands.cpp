@@ -94,9 +94,6 @@ int run_measure(const MeasureOptions& o) {
   const Progress progress(o.progress);
   return std::visit(
       [&](const auto& space) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(space)>, CategoricalSpace>) {
-          o.space.check_has_layers(space, "measure");
-        }
         check_build_output(o.output, o.measure.resume, false);
         const auto report = with_executor(o.measure, [&](auto& adapter) {
           return hwnas::measure::build_dataset(adapter, space, o.output,
@@ -122,7 +119,7 @@ int run_measure(const MeasureOptions& o) {
                   << o.output << " holds " << report.resumed + report.measured << " of " << o.n << " rows\n";
         return 0;
       },
-      o.space.make_any());
+      o.space.make_with_layers("measure"));
 }
 
 // ------------------------------------------------------------ lut build ----
@@ -139,9 +136,6 @@ int run_lut_build(const LutBuildOptions& o) {
   const Progress progress(o.progress);
   return std::visit(
       [&](const auto& space) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(space)>, CategoricalSpace>) {
-          o.space.check_has_layers(space, "lut build");
-        }
         check_build_output(o.output, o.measure.resume, true);
         const auto report = with_executor(o.measure, [&](auto& adapter) {
           return hwnas::measure::build_lut(
@@ -162,7 +156,7 @@ int run_lut_build(const LutBuildOptions& o) {
                   << " s into " << o.output << "\n";
         return 0;
       },
-      o.space.make_any());
+      o.space.make_with_layers("lut build"));
 }
 
 // ---------------------------------------------------------- lut predict ----
@@ -178,7 +172,6 @@ int run_lut_predict(const LutPredictOptions& o) {
   return std::visit(
       [&](const auto& space) {
         using Space = std::decay_t<decltype(space)>;
-        if constexpr (std::is_same_v<Space, CategoricalSpace>) o.space.check_has_layers(space, "lut predict");
         const hwnas::BasicLutEstimator<Space> lut(space, load_luts(o.lut));
         const auto list = load_for_layers(o.arch, space);
         std::vector<double> values;
@@ -200,7 +193,7 @@ int run_lut_predict(const LutPredictOptions& o) {
         print_predictions(values, list.ids, {{"lut", o.lut}}, o.json);
         return 0;
       },
-      o.space.make_any());
+      o.space.make_with_layers("lut predict"));
 }
 
 }  // namespace

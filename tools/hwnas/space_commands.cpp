@@ -145,7 +145,6 @@ struct MacsOptions {
 
 template <class Space>
 int macs_in(const Space& space, const MacsOptions& o) {
-  if constexpr (std::is_same_v<Space, CategoricalSpace>) o.space.check_has_layers(space, "macs");
   const auto archs = load_for_layers(o.arch, space).archs;
   Json results = Json::array();
   for (const auto& a : archs) {
@@ -178,7 +177,7 @@ int macs_in(const Space& space, const MacsOptions& o) {
 }
 
 int run_macs(const MacsOptions& o) {
-  return std::visit([&](const auto& space) { return macs_in(space, o); }, o.space.make_any());
+  return std::visit([&](const auto& space) { return macs_in(space, o); }, o.space.make_with_layers("macs"));
 }
 
 // --------------------------------------------------------------- encode ----

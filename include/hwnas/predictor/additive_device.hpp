@@ -90,19 +90,6 @@ bool knows_macs(const Space& space) {
   }
 }
 
-// Dense features of `archs` (no hardware features).
-template <class Encoder, class Arch>
-Eigen::MatrixXd dense_features(const Encoder& encoder, std::span<const Arch> archs) {
-  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(archs.size()),
-                                            static_cast<Eigen::Index>(encoder.dim()));
-  for (std::size_t i = 0; i < archs.size(); ++i) {
-    encoder.for_each_feature(archs[i], {}, [&](std::size_t j, double v) {
-      x(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = v;
-    });
-  }
-  return x;
-}
-
 // Least-squares intercept and per-feature costs of `y` (a small penalty:
 // one-hot blocks are collinear with the intercept).
 inline Eigen::VectorXd additive_table(const Eigen::MatrixXd& x, std::span<const double> y) {
@@ -137,13 +124,7 @@ AdditiveDevice<Scalar, Space> fit_additive_device(const DevicePredictor<Scalar, 
   const bool macs = detail::knows_macs(space);
   if (options.table_samples == 0) throw InvalidArgument("additive device: table_samples must be positive");
 
-  // The calibration samples as map() takes them: the samples, then the fingerprint.
-  std::vector<Arch> cal(archs.begin(), archs.end());
-  std::vector<double> y(latencies.begin(), latencies.end());
-  if (!target.fingerprint.empty()) {
-    cal.insert(cal.end(), model.reference().begin(), model.reference().end());
-    y.insert(y.end(), target.fingerprint.begin(), target.fingerprint.end());
-  }
+  const auto [cal, y] = model.calibration(target, archs, latencies);
   const std::size_t free_terms = macs ? 3 : 2;
   if (y.size() < free_terms + 2) {
     throw InvalidArgument("additive device '" + target.name + "': " + std::to_string(y.size()) +
@@ -157,12 +138,12 @@ AdditiveDevice<Scalar, Space> fit_additive_device(const DevicePredictor<Scalar, 
   for (std::size_t i = 0; i < options.table_samples; ++i) random.push_back(space.sample(rng));
   const auto& encoder = nearest.encoder();
   const Eigen::VectorXd table =
-      detail::additive_table(detail::dense_features(encoder, std::span<const Arch>(random)),
+      detail::additive_table(encoder.template encode_batch<double>(std::span<const Arch>(random)),
                              nearest.predict(std::span<const Arch>(random)));
 
   // Columns: 1, table(x), macs(x) (each scaled to mean 1: a tiny penalty
   // keeps them free), then the features; rows in relative error.
-  const Eigen::MatrixXd x = detail::dense_features(encoder, std::span<const Arch>(cal));
+  const Eigen::MatrixXd x = encoder.template encode_batch<double>(std::span<const Arch>(cal));
   const auto n = static_cast<Eigen::Index>(y.size()), d = x.cols();
   const auto f = static_cast<Eigen::Index>(free_terms);
   double y_mean = 0;

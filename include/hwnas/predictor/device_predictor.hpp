@@ -395,9 +395,9 @@ class DevicePredictor {
     return models_.front().predict(archs, rows);
   }
 
- private:
-  // The calibration samples of a new device: (archs, latencies), then the
-  // reference architectures with its fingerprint; at least 3.
+  /// The calibration samples of a new device, as map() and blend() take
+  /// them: (archs, latencies), then the reference architectures with its
+  /// fingerprint. InvalidArgument for fewer than 3 or a malformed device.
   std::pair<std::vector<Arch>, std::vector<double>> calibration(const DeviceDescriptor& target,
                                                                 std::span<const Arch> archs,
                                                                 std::span<const double> latencies) const {
@@ -415,6 +415,7 @@ class DevicePredictor {
     return {std::move(cal), std::move(y)};
   }
 
+ private:
   // Every base's predictions (ms) of the calibration architectures.
   std::vector<std::vector<double>> base_predictions(const std::vector<Arch>& cal) const {
     std::vector<std::vector<double>> p;

@@ -130,8 +130,9 @@ inline Layer global_pool(int size, int channels) {
   return p;
 }
 
-/// A plain convolution of `kind` (first_conv, final_expand, feature_mix,
-/// conv) with padding kernel / 2, so its output size follows from the stride.
+/// A convolution of `kind` (first_conv, final_expand, feature_mix, conv; an
+/// mbconv block sets its expansion on top) with padding kernel / 2, so its
+/// output size follows from the stride.
 inline Layer conv_layer(LayerKind kind, int in_size, int in_channels, int out_channels, int kernel, int stride,
                         Activation act, bool use_bn) {
   Layer l;

@@ -681,19 +681,10 @@ inline std::vector<Layer> MbConvSpace::layers(const Architecture& arch) const {
   int channels = stem_width_;
   auto block = [&](int out_channels, int kernel, int stride, int expand, Activation act, bool se,
                    bool shortcut) {
-    Layer b;
-    b.kind = LayerKind::mbconv;
-    b.in_size = size;
-    b.out_size = (size - 1) / stride + 1;
-    b.in_channels = channels;
-    b.out_channels = out_channels;
-    b.kernel = kernel;
-    b.stride = stride;
+    Layer b = conv_layer(LayerKind::mbconv, size, channels, out_channels, kernel, stride, act, true);
     b.expand_ratio = expand;
     b.mid_channels = make_divisible(std::round(channels * double(expand)));
     b.se_channels = se ? make_divisible(b.mid_channels / 4) : 0;
-    b.act = act;
-    b.use_bn = true;
     b.shortcut = shortcut;
     out.push_back(b);
     size = b.out_size;
