@@ -12,6 +12,7 @@
 #include "hwnas/lut/lookup_table.hpp"
 #include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/io/lut.hpp"
+#include "hwnas/space/fbnet_space.hpp"
 #include "test_support.hpp"
 
 using namespace hwnas;
@@ -258,6 +259,59 @@ TEST_CASE("lut: the estimator never answers 0 for what it does not know") {
   CHECK(error_of([&] { t.set("", {}); }) == "lut 'hand/160_lookup_table.yaml': empty key");
   CHECK(error_of([&] { t.set("a\nb", {}); }).find("control character") != std::string::npos);
   CHECK(error_of([&] { t.set("a", {-1, 0, 0}); }).find("count must be >= 0") != std::string::npos);
+}
+
+namespace {
+
+/// The slow sum the estimator's indexed parts must reproduce: every key of
+/// the network, in order, looked up by its text.
+template <class Space>
+double sum_of_keys(const Space& space, const LookupTable& table, const typename Space::arch_type& arch) {
+  double sum = 0;
+  for (const auto& key : lut_keys(space, arch)) sum += table.at(key).mean;
+  return sum;
+}
+
+/// A table of every key `space` can produce at r, with irregular means.
+template <class Space>
+LookupTable random_table(const Space& space, int r, Rng& rng) {
+  LookupTable t("random");
+  for (const auto& [key, layers] : lut_layers(space, r)) t.set(key, {1, rng.uniform01() * 10, 0});
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("lut: the estimator's indexed sum is the sum over the keys, bit for bit, in every space") {
+  Rng rng(11);
+  for (const auto& space : {MbConvSpace::ofa_mobilenet_v3(1.2).with_resolutions({160, 192}),
+                            MbConvSpace::compofa(CompofaKernel::fixed).with_resolutions({160, 192}),
+                            MbConvSpace::compofa(CompofaKernel::elastic).with_resolutions({160, 192}),
+                            MbConvSpace::ofa_proxyless(1.3).with_resolutions({160, 192})}) {
+    LookupTables tables;
+    for (const int r : space.options().resolutions) tables.emplace(r, random_table(space, r, rng));
+    const LutEstimator lut(space, tables);
+    for (int i = 0; i < 300; ++i) {
+      const auto a = space.sample(rng);
+      CHECK(lut.predict(a) == sum_of_keys(space, tables.at(a.r), a));
+    }
+  }
+  const auto fbnet = fbnet_space(FbnetInput::cifar100);
+  const int r = lut_resolution(fbnet);
+  LookupTables tables;
+  tables.emplace(r, random_table(fbnet, r, rng));
+  const BasicLutEstimator<CategoricalSpace> lut(fbnet, tables);
+  for (int i = 0; i < 300; ++i) {
+    const auto a = fbnet.sample(rng);
+    CHECK(lut.predict(a) == sum_of_keys(fbnet, tables.at(r), a));
+  }
+  // A table without some of a network's keys still names the missing one.
+  LookupTable partial("partial");
+  const auto a = fbnet.sample(rng);
+  const auto keys = lut_keys(fbnet, a);
+  for (std::size_t k = 1; k < keys.size(); ++k) partial.set(keys[k], {1, 1.0, 0});
+  const BasicLutEstimator<CategoricalSpace> missing(fbnet, {{r, partial}});
+  CHECK(error_of([&] { missing.predict(a); }).find("no entry '" + keys[0] + "'") != std::string::npos);
 }
 
 TEST_CASE("lut: predict is thread-safe") {

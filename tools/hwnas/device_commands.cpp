@@ -100,34 +100,22 @@ int adapt_with(const hwnas::DevicePredictor<float, Space>& model, const AdaptOpt
   // The fingerprint: the device file's, else the target's latencies of the
   // reference architectures, found in the data.
   const bool fingerprint_from_data = device.fingerprint.empty();
-  std::set<std::size_t> reference_rows;
-  for (std::size_t k = 0; k < model.reference().size(); ++k) {
-    const auto& archs = table.data.archs();
-    const auto it = std::find(archs.begin(), archs.end(), model.reference()[k]);
-    if (it == archs.end()) {
-      if (!fingerprint_from_data) continue;
-      throw hwnas::InvalidArgument(o.data.csv + ": no row holds reference architecture " + std::to_string(k) + " of " +
-                                   o.base + "; give the device's fingerprint in --device-file");
+  const auto rows = hwnas::adapt_rows(model, table.data, o.data.target, table.split);
+  if (fingerprint_from_data) {
+    if (rows.missing_reference) {
+      throw hwnas::InvalidArgument(o.data.csv + ": no row holds reference architecture " +
+                                   std::to_string(*rows.missing_reference) + " of " + o.base +
+                                   "; give the device's fingerprint in --device-file");
     }
-    const auto row = static_cast<std::size_t>(it - archs.begin());
-    reference_rows.insert(row);
-    if (fingerprint_from_data) device.fingerprint.push_back(table.y[row]);
+    device.fingerprint = rows.fingerprint;
   }
-  std::vector<std::size_t> pool;
-  for (auto r : table.split.train) {
-    if (!reference_rows.contains(r)) pool.push_back(r);
-  }
-  const auto chosen = o.sample_ids.empty() ? drawn_samples(pool, *o.samples, o.seed, o.data.csv)
+  const auto chosen = o.sample_ids.empty() ? drawn_samples(rows.train, *o.samples, o.seed, o.data.csv)
                                            : given_samples(o.sample_ids, table, o.data.csv);
   const std::size_t n_samples = chosen.size();
   std::vector<std::int64_t> sample_ids;
   for (auto r : chosen) sample_ids.push_back(table.data.ids()[r]);
   const auto [xt, yt] = table.rows(chosen, model.space(), o.data.csv);
-  std::vector<std::size_t> test_rows;
-  for (auto r : table.split.test) {
-    if (!reference_rows.contains(r)) test_rows.push_back(r);
-  }
-  const auto [xs, ys] = table.rows(test_rows, model.space(), o.data.csv);
+  const auto [xs, ys] = table.rows(rows.test, model.space(), o.data.csv);
   hwnas::AdaptOptions options;
   options.fine_tune_samples = o.fine_tune_from;
   options.transfer.training.seed = o.seed;

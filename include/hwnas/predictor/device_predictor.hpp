@@ -641,4 +641,41 @@ PredictorEnsemble<Scalar, Space> adapt_to_device(const DevicePredictor<Scalar, S
   return result;
 }
 
+/// A new device's part of a dataset, for adapt_to_device: its fingerprint
+/// (the column's latencies at the rows of the model's reference
+/// architectures) and the split's train and test rows without those rows
+/// (the samples are drawn from `train`; `test` scores the result).
+struct AdaptRows {
+  std::vector<double> fingerprint;  ///< empty when a reference has no row
+  std::optional<std::size_t> missing_reference;  ///< the first reference no row holds
+  std::vector<std::size_t> train, test;
+};
+
+template <class Scalar, class Space>
+AdaptRows adapt_rows(const DevicePredictor<Scalar, Space>& model, const BasicDataset<typename Space::arch_type>& data,
+                     std::string_view column, const Split& split) {
+  const std::size_t c = data.column_index(column);
+  AdaptRows out;
+  std::vector<bool> is_reference(data.size(), false);
+  const auto& archs = data.archs();
+  for (std::size_t k = 0; k < model.reference().size(); ++k) {
+    const auto it = std::find(archs.begin(), archs.end(), model.reference()[k]);
+    if (it == archs.end()) {
+      if (!out.missing_reference) out.missing_reference = k;
+      continue;
+    }
+    const auto row = static_cast<std::size_t>(it - archs.begin());
+    is_reference[row] = true;
+    out.fingerprint.push_back(data.latency(row, c));
+  }
+  if (out.missing_reference) out.fingerprint.clear();
+  for (const auto r : split.train) {
+    if (!is_reference[r]) out.train.push_back(r);
+  }
+  for (const auto r : split.test) {
+    if (!is_reference[r]) out.test.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace hwnas

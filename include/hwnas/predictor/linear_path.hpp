@@ -165,7 +165,8 @@ struct LinearChoice {
 /// outliers, least squares wastes less. Each candidate is a weighted
 /// least-squares fit with the Huber weights of the `given` settings' robust
 /// fit: one robust fit per transform instead of one per candidate. `prior`:
-/// what the penalty pulls towards (an empty path: zero).
+/// what the penalty pulls towards (an empty path: zero); with an enabled
+/// prior (fine-tuning) the fit stays robust.
 template <class Scalar>
 LinearChoice choose_linear_path(const LinearPath<Scalar>& prior, const SparseRows<Scalar>& z,
                                 std::span<const double> latencies, const SparseRows<Scalar>& z_validation,
@@ -353,7 +354,10 @@ LinearChoice choose_linear_path(const LinearPath<Scalar>& prior, const SparseRow
   double best = std::numeric_limits<double>::infinity();
   LinearChoice choice{{transforms.front()}, given, huber};
   std::vector<double> s(latencies.size()), predicted(validation_latencies.size());
-  const std::vector<double> hubers = huber > 0 ? std::vector<double>{huber, 0.0} : std::vector<double>{0.0};
+  // Fine-tuning chooses on a few validation rows, where twice the
+  // candidates means choices made by noise: it keeps the robust fit.
+  std::vector<double> hubers{huber};
+  if (huber > 0 && !prior.enabled()) hubers.push_back(0.0);
   for (const auto t : transforms) {
     TargetScaling scaling{t};
     scaling.fit(latencies);
