@@ -28,7 +28,7 @@ using hwnas::MbConvSpace;
 using AnySpace = std::variant<MbConvSpace, CategoricalSpace>;
 /// hwnas.Space (a class of its own: pybind11 would turn a bare variant into
 /// whichever alternative it holds).
-struct Space {
+struct SpaceObject {
   AnySpace value;
 };
 

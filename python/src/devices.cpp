@@ -156,7 +156,7 @@ void add_devices(py::module_& m) {
                           "latencies fingerprint a device (docs/generalisation.md).")
       .def_property_readonly("space",
                              [](const DeviceModel& x) {
-                               return std::visit([](const auto& d) { return Space{d.space()}; }, x.model);
+                               return std::visit([](const auto& d) { return SpaceObject{d.space()}; }, x.model);
                              })
       .def_property_readonly("devices",
                              [](const DeviceModel& x) {

@@ -65,7 +65,7 @@ void add_models(py::module_& m) {
   py::class_<Dataset>(m, "Dataset", "Architectures and their measured latencies, one column per device (docs/dataset.md).")
       .def_static(
           "read_csv",
-          [](const std::string& path, const Space& space) {
+          [](const std::string& path, const SpaceObject& space) {
             return std::visit(
                 [&](const auto& s) {
                   using Arch = typename std::decay_t<decltype(s)>::arch_type;
@@ -138,7 +138,7 @@ void add_models(py::module_& m) {
   py::class_<Model>(m, "Model", "A latency predictor (or an ensemble of them) of one space.")
       .def_property_readonly("space",
                              [](const Model& x) {
-                               return std::visit([](const auto& e) { return Space{e.space()}; }, x.ensemble);
+                               return std::visit([](const auto& e) { return SpaceObject{e.space()}; }, x.ensemble);
                              })
       .def_property_readonly("members", [](const Model& x) {
         return std::visit([](const auto& e) { return e.size(); }, x.ensemble);
@@ -228,7 +228,7 @@ void add_models(py::module_& m) {
 
   m.def(
       "import_torch",
-      [](const std::string& npy, const Space& space, const std::string& encoding) {
+      [](const std::string& npy, const SpaceObject& space, const std::string& encoding) {
         const auto* s = std::get_if<MbConvSpace>(&space.value);
         if (s == nullptr) throw hwnas::InvalidArgument("import_torch: needs an MBConv space (OFA's encoding)");
         hwnas::Encoder::Options eo;
@@ -244,7 +244,7 @@ void add_models(py::module_& m) {
   py::class_<LookupTable>(m, "LookupTable", "A per-layer latency lookup table (OFA's LUT: the sum of its layers).")
       .def_static(
           "read",
-          [](const std::string& path, const Space& space) {
+          [](const std::string& path, const SpaceObject& space) {
             auto tables = read_luts(path);
             return std::visit(
                 [&](const auto& s) {

@@ -22,7 +22,7 @@ using Ensemble = hwnas::PredictorEnsemble<float, Space>;
 
 struct Dataset {
   std::variant<hwnas::BasicDataset<Architecture>, hwnas::BasicDataset<CategoricalArch>> data;
-  Space space;
+  SpaceObject space;
   std::string source;  ///< the CSV it was read from
 };
 

@@ -124,7 +124,7 @@ py::dict search_in(const Space& space, py::handle latency, py::handle accuracy, 
 void add_search(py::module_& m) {
   m.def(
       "search",
-      [](const Space& space, py::handle latency, py::handle accuracy, std::vector<double> budgets,
+      [](const SpaceObject& space, py::handle latency, py::handle accuracy, std::vector<double> budgets,
          std::uint64_t seed, std::size_t population, std::size_t generations, double margin, bool memoize,
          std::int64_t max_macs, double time_budget_s) {
         const hwnas::EvolutionOptions o{.population = population,

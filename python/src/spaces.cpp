@@ -201,7 +201,7 @@ py::array_t<double> to_numpy(const std::vector<double>& values) {
 
 namespace {
 
-Space make_space(const std::string& name, double width, const std::vector<int>& resolutions) {
+SpaceObject make_space(const std::string& name, double width, const std::vector<int>& resolutions) {
   const bool fbnet = name == "fbnet" || name == "fbnet-imagenet";
   const bool file = !fbnet && (name.starts_with('@') || name.ends_with(".json"));
   if (!fbnet && !file) {
@@ -217,7 +217,7 @@ Space make_space(const std::string& name, double width, const std::vector<int>& 
 }
 
 template <class F>
-auto visit(const Space& s, F&& f) {
+auto visit(const SpaceObject& s, F&& f) {
   return std::visit(std::forward<F>(f), s.value);
 }
 
@@ -226,12 +226,12 @@ std::size_t encoding_dim(const Space& space) {
   return hwnas::encoder_for<Space>(space, {}).dim();
 }
 
-bool has_layers(const Space& s) {
+bool has_layers(const SpaceObject& s) {
   const auto* c = std::get_if<CategoricalSpace>(&s.value);
   return c == nullptr || c->has_layers();
 }
 
-void require_layers(const Space& s, const char* who) {
+void require_layers(const SpaceObject& s, const char* who) {
   if (!has_layers(s)) {
     throw hwnas::InvalidArgument(std::string(who) + ": space '" + std::get<CategoricalSpace>(s.value).name() +
                                  "' has no layer list (give its definition 'stem', 'layers' per decision and 'head', "
@@ -242,24 +242,24 @@ void require_layers(const Space& s, const char* who) {
 }  // namespace
 
 void add_spaces(py::module_& m) {
-  py::class_<Space>(m, "Space",
+  py::class_<SpaceObject>(m, "Space",
                        "A search space: OFA's MBConv presets, FBNet, or a categorical space from a JSON definition. "
                        "Architectures are OFA's spec dicts or lists of choices.")
-      .def_property_readonly("name", [](const Space& s) { return visit(s, [](const auto& x) { return x.name(); }); })
+      .def_property_readonly("name", [](const SpaceObject& s) { return visit(s, [](const auto& x) { return x.name(); }); })
       .def_property_readonly("kind",
-                             [](const Space& s) { return s.value.index() == 0 ? "mbconv" : "categorical"; })
+                             [](const SpaceObject& s) { return s.value.index() == 0 ? "mbconv" : "categorical"; })
       .def_property_readonly("width",
-                             [](const Space& s) -> py::object {
+                             [](const SpaceObject& s) -> py::object {
                                if (const auto* x = std::get_if<MbConvSpace>(&s.value)) return py::float_(x->options().width);
                                return py::none();
                              })
       .def_property_readonly("resolutions",
-                             [](const Space& s) -> py::object {
+                             [](const SpaceObject& s) -> py::object {
                                if (const auto* x = std::get_if<MbConvSpace>(&s.value)) return py::cast(x->options().resolutions);
                                return py::none();
                              })
       .def_property_readonly("decisions",
-                             [](const Space& s) -> py::object {
+                             [](const SpaceObject& s) -> py::object {
                                const auto* x = std::get_if<CategoricalSpace>(&s.value);
                                if (x == nullptr) return py::none();
                                py::list out;
@@ -274,17 +274,17 @@ void add_spaces(py::module_& m) {
                              },
                              "a categorical space's (name, choices) per decision; None for an MBConv space")
       .def_property_readonly("has_layers", &has_layers, "whether MACs, lookup tables and measurement apply")
-      .def_property_readonly("dim", [](const Space& s) { return visit(s, [](const auto& x) { return encoding_dim(x); }); },
+      .def_property_readonly("dim", [](const SpaceObject& s) { return visit(s, [](const auto& x) { return encoding_dim(x); }); },
                              "length of the feature vector of encode()")
       .def(
           "count",
-          [](const Space& s) {
+          [](const SpaceObject& s) {
             return py::int_(py::str(visit(s, [](const auto& x) { return x.count().to_string(); })));
           },
           "the number of distinct networks")
       .def(
           "sample",
-          [](const Space& s, std::optional<std::size_t> n, std::uint64_t seed) {
+          [](const SpaceObject& s, std::optional<std::size_t> n, std::uint64_t seed) {
             return visit(s, [&](const auto& x) -> py::object {
               hwnas::Rng rng(seed);
               if (!n) return arch_to_py(x, x.sample(rng));
@@ -298,13 +298,13 @@ void add_spaces(py::module_& m) {
           "a random architecture, or a list of n; the same for the same seed")
       .def(
           "validate",
-          [](const Space& s, py::handle arch) {
+          [](const SpaceObject& s, py::handle arch) {
             visit(s, [&](const auto& x) { x.validate(arch_from_py(x, arch)); });
           },
           py::arg("arch"), "raises hwnas.InvalidArgument naming the field when arch is not in the space")
       .def(
           "is_valid",
-          [](const Space& s, py::handle arch) {
+          [](const SpaceObject& s, py::handle arch) {
             try {
               visit(s, [&](const auto& x) { x.validate(arch_from_py(x, arch)); });
               return true;
@@ -315,7 +315,7 @@ void add_spaces(py::module_& m) {
           py::arg("arch"))
       .def(
           "mutate",
-          [](const Space& s, py::handle arch, std::uint64_t seed, double probability) {
+          [](const SpaceObject& s, py::handle arch, std::uint64_t seed, double probability) {
             return visit(s, [&](const auto& x) {
               const auto a = archs_from_py(x, arch, "arch").front();
               hwnas::Rng rng(seed);
@@ -328,7 +328,7 @@ void add_spaces(py::module_& m) {
           "OFA's mutation: each decision redrawn with this probability")
       .def(
           "crossover",
-          [](const Space& s, py::handle a, py::handle b, std::uint64_t seed) {
+          [](const SpaceObject& s, py::handle a, py::handle b, std::uint64_t seed) {
             return visit(s, [&](const auto& x) {
               hwnas::Rng rng(seed);
               return arch_to_py(x, x.crossover(archs_from_py(x, a, "a").front(), archs_from_py(x, b, "b").front(), rng));
@@ -337,13 +337,13 @@ void add_spaces(py::module_& m) {
           py::arg("a"), py::arg("b"), py::kw_only(), py::arg("seed") = 0)
       .def(
           "hash",
-          [](const Space& s, py::handle arch) {
+          [](const SpaceObject& s, py::handle arch) {
             return visit(s, [&](const auto& x) { return x.hash(archs_from_py(x, arch, "arch").front()); });
           },
           py::arg("arch"), "stable across runs; equal for architectures that are the same network")
       .def(
           "encode",
-          [](const Space& s, py::handle archs) {
+          [](const SpaceObject& s, py::handle archs) {
             return visit(s, [&](const auto& x) {
               const auto list = archs_from_py(x, archs, "archs");
               const hwnas::encoder_for<std::decay_t<decltype(x)>> enc(x, {});
@@ -360,20 +360,20 @@ void add_spaces(py::module_& m) {
           "the predictors' feature vectors (the method's one-hot: one row per architecture, dim columns)")
       .def(
           "macs",
-          [](const Space& s, py::handle arch) {
+          [](const SpaceObject& s, py::handle arch) {
             require_layers(s, "macs");
             return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()).macs; });
           },
           py::arg("arch"), "multiply-accumulates of the network (spaces with a layer list)")
       .def(
           "params",
-          [](const Space& s, py::handle arch) {
+          [](const SpaceObject& s, py::handle arch) {
             require_layers(s, "params");
             return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()).params; });
           },
           py::arg("arch"), "parameters of the network (spaces with a layer list)")
-      .def("__eq__", [](const Space& a, const Space& b) { return a.value == b.value; })
-      .def("__repr__", [](const Space& s) {
+      .def("__eq__", [](const SpaceObject& a, const SpaceObject& b) { return a.value == b.value; })
+      .def("__repr__", [](const SpaceObject& s) {
         return visit(s, [](const auto& x) {
           if constexpr (std::is_same_v<std::decay_t<decltype(x)>, MbConvSpace>) {
             return "hwnas.Space('" + x.name() + "', width=" + hwnas::detail::format_double(x.options().width) + ")";

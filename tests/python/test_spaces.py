@@ -42,6 +42,9 @@ def test_sample_is_deterministic_and_valid():
     assert s.is_valid(child)
     assert s.is_valid(s.crossover(a[0], a[1], seed=2))
     assert s.hash(one) == s.hash(dict(one))
+    # NumPy arrays and integers, and r as a plain int, are the same spec.
+    as_numpy = {"ks": np.array(one["ks"]), "e": np.array(one["e"]), "d": np.array(one["d"]), "r": np.int64(one["r"][0])}
+    assert s.hash(as_numpy) == s.hash(one)
 
 
 def test_fbnet_architectures_are_lists_of_operations():
