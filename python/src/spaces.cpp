@@ -231,12 +231,15 @@ bool has_layers(const SpaceObject& s) {
   return c == nullptr || c->has_layers();
 }
 
-void require_layers(const SpaceObject& s, const char* who) {
+/// The MACs and parameters of one architecture; `who` names the caller
+/// when the space has no layer list.
+hwnas::NetworkCost network_cost(const SpaceObject& s, py::handle arch, const char* who) {
   if (!has_layers(s)) {
     throw hwnas::InvalidArgument(std::string(who) + ": space '" + std::get<CategoricalSpace>(s.value).name() +
                                  "' has no layer list (give its definition 'stem', 'layers' per decision and 'head', "
                                  "docs/spaces.md)");
   }
+  return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()); });
 }
 
 }  // namespace
@@ -359,18 +362,10 @@ void add_spaces(py::module_& m) {
           py::arg("archs"),
           "the predictors' feature vectors (the method's one-hot: one row per architecture, dim columns)")
       .def(
-          "macs",
-          [](const SpaceObject& s, py::handle arch) {
-            require_layers(s, "macs");
-            return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()).macs; });
-          },
+          "macs", [](const SpaceObject& s, py::handle arch) { return network_cost(s, arch, "macs").macs; },
           py::arg("arch"), "multiply-accumulates of the network (spaces with a layer list)")
       .def(
-          "params",
-          [](const SpaceObject& s, py::handle arch) {
-            require_layers(s, "params");
-            return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()).params; });
-          },
+          "params", [](const SpaceObject& s, py::handle arch) { return network_cost(s, arch, "params").params; },
           py::arg("arch"), "parameters of the network (spaces with a layer list)")
       .def("__eq__", [](const SpaceObject& a, const SpaceObject& b) { return a.value == b.value; })
       .def("__repr__", [](const SpaceObject& s) {
