@@ -5,6 +5,8 @@
 #   measure  (hwnas::measure) + measure/ headers
 #   measure/builders.hpp      measure + io (it writes datasets and OFA's YAML)
 #   measure/torch_adapter.hpp measure + libtorch
+#   measure/executors.hpp     measure + torch_adapter.hpp (included only where
+#                             hwnas::measure_torch defines HWNAS_WITH_TORCH_ADAPTER)
 # Checking direct includes suffices: every included hwnas header is checked
 # against its own layer in turn.
 #   cmake -DINCLUDE_DIR=<repo>/include -P check_layers.cmake
@@ -14,7 +16,7 @@ if(NOT DEFINED INCLUDE_DIR)
 endif()
 
 # hwnas_layer(<var> <header relative to include/>): core, io, measure,
-# measure_io or measure_torch.
+# measure_io, measure_torch or measure_executors.
 function(hwnas_layer var header)
   if(header MATCHES "^hwnas/io/")
     set(${var} io PARENT_SCOPE)
@@ -22,6 +24,8 @@ function(hwnas_layer var header)
     set(${var} measure_io PARENT_SCOPE)
   elseif(header STREQUAL "hwnas/measure/torch_adapter.hpp")
     set(${var} measure_torch PARENT_SCOPE)
+  elseif(header STREQUAL "hwnas/measure/executors.hpp")
+    set(${var} measure_executors PARENT_SCOPE)
   elseif(header MATCHES "^hwnas/measure/")
     set(${var} measure PARENT_SCOPE)
   else()
@@ -35,6 +39,7 @@ set(_allow_io core io)
 set(_allow_measure core measure)
 set(_allow_measure_io core io measure)
 set(_allow_measure_torch core measure)
+set(_allow_measure_executors core measure measure_torch)
 set(_third_party "nlohmann/|yaml-cpp/|torch/|ATen/|c10/|cuda|CLI/|fmt/|benchmark/|doctest/|xtensor")
 set(_third_io "nlohmann/|yaml-cpp/")
 set(_third_measure_torch "torch/|ATen/|c10/|cuda")

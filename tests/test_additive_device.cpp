@@ -29,16 +29,7 @@ double table(const CategoricalArch& a) {
 // A small base in log space trained on one synthetic device.
 template <class F>
 Predictor base(const CategoricalSpace& space, F f) {
-  Recipe r = default_recipe();
-  r.predictor.hidden = {16, 16};
-  r.training.epochs = 10;
-  r.training.schedule.total_epochs = 10;
-  r.training.holdout = 0.2;
-  r.training.choose_target = false;
-  const auto archs = sample_archs(space, 400, 11);
-  Predictor p(space, r.predictor);
-  p.fit(archs, latencies(archs, f), {}, {}, r.training);
-  return p;
+  return hwnas_test::small_base(space, f, 16, 10, 400);
 }
 
 DeviceDescriptor device(std::string name, std::vector<double> fingerprint) {

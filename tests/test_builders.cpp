@@ -4,6 +4,7 @@
 // the expected values exact; one small build runs the real CPU executor.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -270,4 +271,50 @@ TEST_CASE("builders: resuming with other measurement settings is refused, naming
   CHECK_THROWS_WITH_AS(build_lut(dev, space, dir / "lut", {.timing = kQuick}), doctest::Contains("has no build record"),
                        InvalidArgument);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builders: rows and keys timed elsewhere, added in any order, give the builds' files") {
+  const auto space = MbConvSpace::ofa_mobilenet_v3().with_resolutions({160, 224});
+  const auto dir = fresh_dir("elsewhere");
+  MacsDevice dev;
+  const DatasetBuildOptions o{.n = 6, .seed = 2, .timing = kQuick, .column = "macs_ms"};
+  build_dataset(dev, space, dir / "whole.csv", o);
+
+  // A farm's client: opens the output, gets each row timed "elsewhere" (here
+  // the same fake device) and adds the rows as they come back, out of order.
+  DatasetBuild<MbConvSpace> build(space, dir / "farm.csv", o, dev.name());
+  REQUIRE(build.missing() == std::vector<std::size_t>{0, 1, 2, 3, 4, 5});
+  for (std::size_t id : {4, 0, 5, 2, 1, 3}) {
+    build.add(id, measure_network(dev, space, build.archs()[id], o.batch, o.timing));
+  }
+  CHECK(build.missing().empty());
+  CHECK_THROWS_WITH_AS(build.add(3, {}), doctest::Contains("row id 3 is in"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(build.add(6, {}), doctest::Contains("outside this build of 6 rows"), InvalidArgument);
+  const auto whole = Dataset::read_csv(dir / "whole.csv");
+  const auto farm = Dataset::read_csv(dir / "farm.csv");
+  REQUIRE(farm.size() == whole.size());
+  for (std::size_t row = 0; row < farm.size(); ++row) {
+    const std::size_t w = whole.row_of_id(farm.ids()[row]);
+    CHECK(space.same_network(farm.archs()[row], whole.archs()[w]));
+    CHECK(farm.latency(row, 0) == whole.latency(w, 0));
+  }
+  // Reopened, it resumes with every row and refuses other settings.
+  CHECK(DatasetBuild<MbConvSpace>(space, dir / "farm.csv", o, dev.name()).resumed() == 6);
+  CHECK_THROWS_AS(DatasetBuild<MbConvSpace>(space, dir / "farm.csv", o, "cpu"), InvalidArgument);
+
+  build_lut(dev, space, dir / "whole-lut", {.timing = kQuick});
+  LutBuild lut(space, dir / "farm-lut", {.timing = kQuick}, dev.name());
+  auto keys = lut.missing();
+  CHECK(keys.size() == lut.total());
+  std::reverse(keys.begin(), keys.end());
+  for (const auto& k : keys) lut.add(k.resolution, k.key, measure_layers(dev, k.layers, 1, kQuick));
+  CHECK(lut.missing().empty());
+  CHECK_THROWS_WITH_AS(lut.add(keys[0].resolution, keys[0].key, {}), doctest::Contains("already"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(lut.add(192, keys[0].key, {}), doctest::Contains("resolution 192 is not in this build"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(lut.add(160, "conv-nothing", {}), doctest::Contains("is not a layer key"), InvalidArgument);
+  for (int r : {160, 224}) {
+    const auto name = std::to_string(r) + "_lookup_table.yaml";
+    CHECK(read_lut_yaml(dir / "farm-lut" / name) == read_lut_yaml(dir / "whole-lut" / name));
+  }
 }

@@ -43,16 +43,7 @@ using hwnas_test::sample_archs;
 // A small log-space base trained on one synthetic device.
 template <class Latency>
 LatencyPredictor<float> base(const MbConvSpace& space, Latency f) {
-  Recipe r = default_recipe();
-  r.predictor.hidden = {32, 32};
-  r.training.epochs = 30;
-  r.training.schedule.total_epochs = 30;
-  r.training.holdout = 0.2;
-  r.training.choose_target = false;
-  const auto archs = sample_archs(space, 600, 11);
-  LatencyPredictor<float> p(space, r.predictor);
-  p.fit(archs, latencies(archs, f), {}, {}, r.training);
-  return p;
+  return hwnas_test::small_base(space, f, 32, 30, 600);
 }
 
 }  // namespace

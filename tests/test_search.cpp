@@ -123,6 +123,36 @@ TEST_CASE("search: deterministic for a seed; memoisation changes the counts, not
   CHECK(c.fitness_evaluations > a.fitness_evaluations);
 }
 
+TEST_CASE("search: memoisation sends each network once, also when a batch repeats it") {
+  const auto space = MbConvSpace::ofa_mobilenet_v3();
+  struct Counting {
+    std::vector<Architecture>* seen;
+    std::vector<double> predict(std::span<const Architecture> archs) const {
+      std::vector<double> out;
+      for (const auto& a : archs) {
+        seen->push_back(a);
+        out.push_back(static_cast<double>(a.r));
+      }
+      return out;
+    }
+  };
+  std::vector<Architecture> seen;
+  const Counting source{&seen};
+  Memoized<Counting> memo(space, source);
+  const auto a = hwnas_test::uniform_arch(space, 3, 3, 2, 160);
+  const auto b = hwnas_test::uniform_arch(space, 5, 4, 3, 192);
+  auto a_again = a;  // the same network: a slot beyond its stage's depth differs
+  a_again.ks[3] = 7;
+  REQUIRE(space.same_network(a, a_again));
+  const std::vector<Architecture> batch{a, b, a_again, a};
+  CHECK(memo.predict(batch) == std::vector<double>{160, 192, 160, 160});
+  CHECK(seen.size() == 2);
+  CHECK((memo.hits() == 2 && memo.misses() == 2));
+  CHECK(memo.predict(std::vector<Architecture>{b, a}) == std::vector<double>{192, 160});
+  CHECK(seen.size() == 2);
+  CHECK((memo.hits() == 4 && memo.misses() == 2));
+}
+
 TEST_CASE("search: the Pareto front is every evaluated network nothing beats") {
   const auto space = fixed_space();
   const auto fitness = toy_accuracy(space);
@@ -179,7 +209,7 @@ TEST_CASE("search: infeasible budgets, margins, MAC limits, stopping, bad option
                        InvalidArgument);
   const FunctionScore wrong([](std::span<const Architecture>) { return std::vector<double>{1.0}; });
   CHECK_THROWS_WITH_AS(EvolutionFinder(space, {.budgets = {30}}).run(fitness, wrong),
-                       doctest::Contains("search: a score returned 1 values for 100 architectures"), ShapeMismatch);
+                       doctest::Contains("search: a score returned 1 values for "), ShapeMismatch);
 }
 
 TEST_CASE("search: OFA's Note10 tables and accuracy predictor, CompOFA fixed-kernel w1.2: the exact optimum") {

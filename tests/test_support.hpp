@@ -18,6 +18,7 @@
 
 #include "hwnas/architecture.hpp"
 #include "hwnas/dataset.hpp"
+#include "hwnas/predictor/latency_predictor.hpp"
 #include "hwnas/random.hpp"
 #include "hwnas/space/mbconv_space.hpp"
 
@@ -50,6 +51,24 @@ std::vector<double> latencies(const std::vector<Arch>& archs, Latency latency) {
   std::vector<double> y;
   for (const auto& a : archs) y.push_back(latency(a));
   return y;
+}
+
+/// A small base in log space: the default recipe with two hidden layers of
+/// `hidden` units, `epochs` epochs and a 20 % hold-out, trained on `n`
+/// sampled architectures of one synthetic device.
+template <class Space, class Latency>
+hwnas::LatencyPredictor<float, Space> small_base(const Space& space, Latency latency, std::size_t hidden,
+                                                 std::size_t epochs, std::size_t n) {
+  hwnas::Recipe r = hwnas::default_recipe();
+  r.predictor.hidden = {hidden, hidden};
+  r.training.epochs = epochs;
+  r.training.schedule.total_epochs = epochs;
+  r.training.holdout = 0.2;
+  r.training.choose_target = false;
+  const auto archs = sample_archs(space, n, 11);
+  hwnas::LatencyPredictor<float, Space> p(space, r.predictor);
+  p.fit(archs, latencies(archs, latency), {}, {}, r.training);
+  return p;
 }
 
 /// A latency that adds up over layers, ms-linear in the one-hot features

@@ -73,7 +73,7 @@ TEST_CASE("tune: the promotion rule by hand (Ray's cutoff)") {
   // Reduction factor 4: a metric continues when it is <= the 25th percentile
   // (numpy's linear interpolation) of the metrics earlier trials recorded at
   // that rung; the trial's own metric is not among them.
-  detail::AshaRungs rungs(5, 2, 4);
+  AshaRungs rungs(5, 2, 4);
   CHECK(std::isnan(rungs.cutoff(0, 0)));
   CHECK(rungs.report(0, 0, 5.0));  // first at the rung: continues
   CHECK(rungs.cutoff(1, 0) == 5.0);
@@ -94,13 +94,13 @@ TEST_CASE("tune: the promotion rule by hand (Ray's cutoff)") {
   CHECK_FALSE(rungs.report(3, 1, 1.7));
 
   // A metric equal to the cutoff continues (Ray stops only below it).
-  detail::AshaRungs tie(2, 1, 2);
+  AshaRungs tie(2, 1, 2);
   CHECK(tie.report(0, 0, 1.0));
   CHECK(tie.report(1, 0, 1.0));
 }
 
 TEST_CASE("tune: a decision waits for every earlier trial") {
-  detail::AshaRungs rungs(4, 1, 2);
+  AshaRungs rungs(4, 1, 2);
   CHECK(rungs.ready(0, 0));
   CHECK_FALSE(rungs.ready(1, 0));
   CHECK_THROWS_AS(rungs.report(1, 0, 1.0), InvalidArgument);  // trial 0 has not decided yet
@@ -113,7 +113,7 @@ TEST_CASE("tune: a decision waits for every earlier trial") {
   // A non-finite metric stops its trial and is not counted for later ones.
   CHECK(rungs.ready(3, 0));
   CHECK(rungs.cutoff(3, 0) == 1.5);  // {1, 2}
-  detail::AshaRungs nan_rungs(2, 1, 2);
+  AshaRungs nan_rungs(2, 1, 2);
   CHECK_FALSE(nan_rungs.report(0, 0, std::numeric_limits<double>::quiet_NaN()));
   CHECK(std::isnan(nan_rungs.cutoff(1, 0)));
   CHECK(nan_rungs.report(1, 0, 7.0));
@@ -121,7 +121,7 @@ TEST_CASE("tune: a decision waits for every earlier trial") {
   CHECK_THROWS_AS(rungs.report(0, 0, 1.0), InvalidArgument);
   CHECK_THROWS_AS(rungs.report(1, 0, 1.0), InvalidArgument);  // finished
   CHECK_THROWS_AS(rungs.report(9, 0, 1.0), InvalidArgument);
-  CHECK_THROWS_AS(detail::AshaRungs(2, 1, 1), InvalidArgument);
+  CHECK_THROWS_AS(AshaRungs(2, 1, 1), InvalidArgument);
 }
 
 TEST_CASE("tune: validates its options") {
@@ -222,7 +222,7 @@ TEST_CASE("tune: stops the weak trials and picks the best finished one") {
 
   // Replaying the curves in grid order through the rule gives the same
   // decisions: the result is the sequential ASHA, whatever the threads did.
-  detail::AshaRungs replay(12, 2, 3);  // decisions at 1 and 3; the rung at 9 = max_epochs decides nothing
+  AshaRungs replay(12, 2, 3);  // decisions at 1 and 3; the rung at 9 = max_epochs decides nothing
   const std::size_t milestones[] = {1, 3};
   for (const auto& t : report.trials) {
     bool keep = true;

@@ -24,14 +24,15 @@ packages=(
 # --torch: also libtorch, for the optional libtorch measurement adapter
 # (-DHWNAS_WITH_TORCH=ON) and the executor-vs-libtorch benchmark.
 # --python: the Python module (-DHWNAS_PYTHON=ON): Python's headers,
-# pybind11, NumPy and pytest for its tests.
+# pybind11, NumPy, pytest for its tests, Dask distributed and tqdm for
+# hwnas.farm (docs/distributed.md).
 # --results: what tools/results/run.sh needs beyond the build: the peers'
 # Python packages (OpenBLAS, or PyTorch trains on a reference BLAS, about
 # 14x slower) and matplotlib for the report's figures.
 for arg in "$@"; do
   case "$arg" in
     --torch) packages+=(libtorch-dev) ;;
-    --python) packages+=(python3-dev pybind11-dev python3-numpy python3-pytest) ;;
+    --python) packages+=(python3-dev pybind11-dev python3-numpy python3-pytest python3-distributed python3-tqdm) ;;
     --results)
       packages+=(python3-torch python3-sklearn python3-scipy libopenblas0-pthread python3-matplotlib)
       ;;

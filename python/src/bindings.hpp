@@ -41,6 +41,10 @@ CategoricalArch arch_from_py(const CategoricalSpace& space, py::handle value);
 py::object arch_to_py(const MbConvSpace& space, const Architecture& arch);
 py::object arch_to_py(const CategoricalSpace& space, const CategoricalArch& arch);
 
+/// InvalidArgument naming `who` unless the space has a layer list (what
+/// MACs, lookup tables and measurement need).
+void require_layers(const SpaceObject& space, const char* who);
+
 /// Whether `value` is one architecture of `space` (a dict; a list whose
 /// first entry is a choice) rather than a sequence of them.
 bool is_one_arch(const MbConvSpace& space, py::handle value);
@@ -93,5 +97,7 @@ void add_spaces(py::module_& m);
 void add_models(py::module_& m);
 void add_devices(py::module_& m);
 void add_search(py::module_& m);
+void add_measure(py::module_& m);
+void add_tune(py::module_& m);
 
 }  // namespace hwnas_py

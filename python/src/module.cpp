@@ -72,4 +72,6 @@ PYBIND11_MODULE(_hwnas, m) {
   hwnas_py::add_models(m);
   hwnas_py::add_devices(m);
   hwnas_py::add_search(m);
+  hwnas_py::add_measure(m);
+  hwnas_py::add_tune(m);
 }

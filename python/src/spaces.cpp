@@ -234,15 +234,38 @@ bool has_layers(const SpaceObject& s) {
 /// The MACs and parameters of one architecture; `who` names the caller
 /// when the space has no layer list.
 hwnas::NetworkCost network_cost(const SpaceObject& s, py::handle arch, const char* who) {
+  require_layers(s, who);
+  return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()); });
+}
+
+// Pickling (a Dask worker gets its space this way): a preset's name, width
+// and resolutions, or a categorical space's JSON definition.
+py::tuple space_state(const SpaceObject& s) {
+  if (const auto* x = std::get_if<MbConvSpace>(&s.value)) {
+    return py::make_tuple("mbconv", x->name(), x->options().width, x->options().resolutions);
+  }
+  return py::make_tuple("categorical", hwnas::space_to_json(std::get<CategoricalSpace>(s.value)).dump());
+}
+
+SpaceObject space_from_state(const py::tuple& t) {
+  const auto kind = t.empty() ? std::string() : t[0].cast<std::string>();
+  if (kind == "mbconv" && t.size() == 4) {
+    return {MbConvSpace::preset(t[1].cast<std::string>(), t[2].cast<double>())
+                .with_resolutions(t[3].cast<std::vector<int>>())};
+  }
+  if (kind == "categorical" && t.size() == 2) return {hwnas::parse_space_json(t[1].cast<std::string>(), "<pickle>")};
+  throw hwnas::InvalidArgument("hwnas.Space: not a pickled space");
+}
+
+}  // namespace
+
+void require_layers(const SpaceObject& s, const char* who) {
   if (!has_layers(s)) {
     throw hwnas::InvalidArgument(std::string(who) + ": space '" + std::get<CategoricalSpace>(s.value).name() +
                                  "' has no layer list (give its definition 'stem', 'layers' per decision and 'head', "
                                  "docs/spaces.md)");
   }
-  return visit(s, [&](const auto& x) { return x.cost(archs_from_py(x, arch, "arch").front()); });
 }
-
-}  // namespace
 
 void add_spaces(py::module_& m) {
   py::class_<SpaceObject>(m, "Space",
@@ -368,6 +391,7 @@ void add_spaces(py::module_& m) {
           "params", [](const SpaceObject& s, py::handle arch) { return network_cost(s, arch, "params").params; },
           py::arg("arch"), "parameters of the network (spaces with a layer list)")
       .def("__eq__", [](const SpaceObject& a, const SpaceObject& b) { return a.value == b.value; })
+      .def(py::pickle(&space_state, &space_from_state))
       .def("__repr__", [](const SpaceObject& s) {
         return visit(s, [](const auto& x) {
           if constexpr (std::is_same_v<std::decay_t<decltype(x)>, MbConvSpace>) {

@@ -92,7 +92,7 @@ function(hwnas_cli_case_measure_and_lut_build)
   hwnas_check_type("${p_json}" NUMBER predictions 4 id)
   hwnas_check_type("${p_json}" NUMBER predictions 4 latency)
   hwnas_run(e measure ${space} --n 1 --executor tpu -o x.csv)
-  hwnas_expect_error(e "--executor: expected cpu, torch-cpu or torch-cuda, found 'tpu'")
+  hwnas_expect_error(e "executor: expected cpu, torch-cpu or torch-cuda, found 'tpu'")
 endfunction()
 
 # The main job, small: measure this CPU (a 480-key lookup table and 10

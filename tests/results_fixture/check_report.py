@@ -88,6 +88,12 @@ expect("| 36-configuration ASHA tune, 2 threads (`BM_Tune36`) | 45.0 s wall | �
 expect("| MLP, memoised (hwnas's default) | 400 ms | 6.00 s | 15.0× faster | 15.0–15.0× | 25.30 / 25.60 ms |",
        "search speed row")
 # The studies.
+expect("| one `model.predict(spec dict)` (`paper` model) | 2.50 µs | 80.0 µs (PyTorch MLP: encode + forward) | "
+       "32× faster | ≤ 5 µs | ✅ |", "Python: one prediction")
+expect("| from Python: a list of 10 000 specs ≥ ½ the C++ batched rate | ❌ no | 0.45 (180 vs 400 k/s) |",
+       "Python: the batched target missed")
+expect("| from Python: search with a Python accuracy callable ≥ 5× OFA's EvolutionFinder | ✅ yes | "
+       "6.0× (0.50 s vs 3.00 s) |", "Python: the search target")
 expect("| v100_64 | **2.33** / 13.04 / 33.30 | **1.15** / 3.10 / 9.80 | 1.04 | 1.106 |", "fine-tuning curve row")
 expect("| 20 | 4.30 / 3.30 / 0.830 / 0.942 | 4.10 / 0.938 | 4.50 / 0.933 | 3.95 | 1.20 | 2 of 2 |", "generalisation means at N = 20")
 expect("| v100_64 | 1.00 (0.999) | 3.00 (0.990) | 1.30 (0.997) | 1.30 ❌ | 58.20 (0.730) | 27.50 (0.870) | "

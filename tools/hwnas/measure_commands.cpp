@@ -11,10 +11,7 @@
 #include "hwnas/io/lut.hpp"
 #include "hwnas/lut/lut_estimator.hpp"
 #include "hwnas/measure/builders.hpp"
-#include "hwnas/measure/cpu_executor.hpp"
-#ifdef HWNAS_CLI_WITH_TORCH
-#include "hwnas/measure/torch_adapter.hpp"
-#endif
+#include "hwnas/measure/executors.hpp"
 
 namespace hwnas_cli {
 
@@ -40,28 +37,8 @@ struct MeasureArgs {
   }
 
   hwnas::measure::TimingOptions timing() const { return {.warmup = warmup, .repeats = repeats}; }
+  hwnas::measure::ExecutorChoice choice() const { return {executor, threads}; }
 };
-
-/// Runs `fn(adapter)` with the adapter --executor names.
-template <class Fn>
-auto with_executor(const MeasureArgs& m, Fn&& fn) {
-  if (m.executor == "cpu") {
-    hwnas::measure::CpuExecutor cpu;
-    return fn(cpu);
-  }
-  if (m.executor == "torch-cpu" || m.executor == "torch-cuda") {
-#ifdef HWNAS_CLI_WITH_TORCH
-    hwnas::measure::TorchAdapter torch_adapter(
-        {.device = m.executor == "torch-cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU),
-         .threads = m.threads});
-    return fn(torch_adapter);
-#else
-    throw hwnas::InvalidArgument("--executor " + m.executor +
-                                 ": this hwnas was built without libtorch (configure with -DHWNAS_WITH_TORCH=ON)");
-#endif
-  }
-  throw hwnas::InvalidArgument("--executor: expected cpu, torch-cpu or torch-cuda, found '" + m.executor + "'");
-}
 
 /// -o of a build: refuses to touch an existing output unless --resume.
 void check_build_output(const std::string& path, bool resume, bool folder) {
@@ -95,7 +72,7 @@ int run_measure(const MeasureOptions& o) {
   return std::visit(
       [&](const auto& space) {
         check_build_output(o.output, o.measure.resume, false);
-        const auto report = with_executor(o.measure, [&](auto& adapter) {
+        const auto report = hwnas::measure::with_executor(o.measure.choice(), [&](auto& adapter) {
           return hwnas::measure::build_dataset(adapter, space, o.output,
                                                {.n = o.n,
                                                 .seed = o.seed,
@@ -137,7 +114,7 @@ int run_lut_build(const LutBuildOptions& o) {
   return std::visit(
       [&](const auto& space) {
         check_build_output(o.output, o.measure.resume, true);
-        const auto report = with_executor(o.measure, [&](auto& adapter) {
+        const auto report = hwnas::measure::with_executor(o.measure.choice(), [&](auto& adapter) {
           return hwnas::measure::build_lut(
               adapter, space, o.output,
               {.batch = o.measure.batch, .timing = o.measure.timing(), .on_progress = progress.build_hook("lut")});

@@ -279,6 +279,46 @@ def search_speed(r):
             f"with the LUT {ratios['BM_Search/lut'][0]:.1f}×)")
 
 
+def python_speed(r):
+    """bench/python/speed.py: the Python module against the Python peers in
+    one process (issue 14's targets)."""
+    path = r.path("speed", "python.json")
+    if not os.path.exists(path):
+        r.check("from Python: one prediction ≤ 5 µs, batches ≥ ½ the C++ rate, search ≥ 5× OFA's", None,
+                "not run (SKIP_PYTHON=1)")
+        return
+    p = load(path)
+    s = p["search_s"]
+    ok_one, ok_list, ok_search = p["hwnas_predict_one_us"] <= 5, p["list_over_cpp"] >= 0.5, \
+        p["search_speedup_callable"] >= 5
+    r.w("### Speed from Python\n")
+    r.w(f"`bench/python/speed.py`: `import hwnas` (the module of the README's build, `-DHWNAS_PYTHON=ON`) and the "
+        f"Python peers in one process, one thread each (PyTorch {p['torch']}); medians of {p['repeats']} repeats, "
+        f"the search of {len(p['search_accuracy']['peer'])} seeds ({p['search_generations']} generations, OFA "
+        "MobileNetV3 w1.2, Note10 lookup tables, budget 25 ms, OFA's PyTorch accuracy predictor).\n")
+    r.w("| measure | hwnas from Python | peer | ratio | target | met |")
+    r.w("|---|---:|---:|---:|---|:---:|")
+    r.w(f"| one `model.predict(spec dict)` (`paper` model) | {p['hwnas_predict_one_us']:.2f} µs | "
+        f"{p['torch_predict_one_us']:.1f} µs (PyTorch MLP: encode + forward) | {p['one_speedup']:.0f}× faster | "
+        f"≤ 5 µs | {mark(ok_one)} |")
+    r.w(f"| `model.predict` of a list of 10 000 spec dicts | {p['hwnas_predict_list_per_s'] / 1e3:.0f} k/s | "
+        f"{p['hwnas_predict_dataset_per_s'] / 1e3:.0f} k/s (the same model on a `Dataset`: the C++ batched rate) | "
+        f"{p['list_over_cpp']:.2f} | ≥ 0.5 | {mark(ok_list)} |")
+    r.w(f"| OFA's search, accuracy predictor as a Python callable | {s['hwnas_callable']:.2f} s | "
+        f"{s['peer']:.2f} s (py_evolution.py, OFA's EvolutionFinder) | {p['search_speedup_callable']:.1f}× faster | "
+        f"≥ 5× | {mark(ok_search)} |")
+    r.w(f"| the same, the predictor imported into C++ (`hwnas.import_torch`) | {s['hwnas_cpp']:.2f} s | "
+        f"{s['peer']:.2f} s | {p['search_speedup_cpp']:.1f}× faster | (info) | |")
+    r.w("")
+    r.check("from Python: one `model.predict(spec)` ≤ 5 µs", ok_one,
+            f"{p['hwnas_predict_one_us']:.2f} µs (PyTorch {p['torch_predict_one_us']:.1f} µs)")
+    r.check("from Python: a list of 10 000 specs ≥ ½ the C++ batched rate", ok_list,
+            f"{p['list_over_cpp']:.2f} ({p['hwnas_predict_list_per_s'] / 1e3:.0f} vs "
+            f"{p['hwnas_predict_dataset_per_s'] / 1e3:.0f} k/s)")
+    r.check("from Python: search with a Python accuracy callable ≥ 5× OFA's EvolutionFinder", ok_search,
+            f"{p['search_speedup_callable']:.1f}× ({s['hwnas_callable']:.2f} s vs {s['peer']:.2f} s)")
+
+
 def machine_loads(r):
     """The speed phase's load lines (speed/machine_load.txt) as (text, busy
     processes), without the `ps` and `awk` that did the listing: runs before
@@ -381,6 +421,7 @@ def main():
     outliers(r, a)
     ctx = speed(r)
     search_speed(r)
+    python_speed(r)
     finetune(r)
     generalisation(r)
     cpu_devices(r)

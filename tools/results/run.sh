@@ -18,8 +18,9 @@
 #      --recipe paper`, and `torch_mlp.py --threads 1 --time-inference` (one process at a time;
 #      medians and ratios of medians), PAIRS pairs of bench/search and
 #      py_evolution.py (one 500-generation search, LUT and MLP latency), then
-#      bench/tune once (36-configuration ASHA, 2 threads) and bench/adapt
-#      once (few-shot adaptation on FBNet);
+#      bench/python/speed.py once (the Python module against the peers in
+#      one process), bench/tune once (36-configuration ASHA, 2 threads) and
+#      bench/adapt once (few-shot adaptation on FBNet);
 #   4. this machine's CPU with the built-in executor (one process at a
 #      time): a lookup table of OFA MobileNetV3 w1.0 at r = 160..224 step 16,
 #      then CPU_N + CPU_TEST sub-networks (`hwnas lut build`, `hwnas
@@ -44,6 +45,7 @@
 #   COLUMNS="..."   device columns (default: every device column of the CSV); for a quick check
 #   SKIP_TUNE=1     leave out the tuning benchmark (the doc says so)
 #   SKIP_CPU=1      leave out the CPU lookup-table-vs-predictor study (step 4)
+#   SKIP_PYTHON=1   no Python module (its build needs tools/install-deps.sh --python) nor its benchmark
 #   SKIP_FINETUNE=1, SKIP_SEARCH=1   leave out the studies of step 5 (SKIP_SEARCH also the search speed pairs)
 #   SKIP_GENERALISATION=1   leave out experiments/generalisation and cpu_devices
 #   FINETUNE_JSON=FILE   use this output of experiments/finetune_curve instead of running it
@@ -123,15 +125,22 @@ GEN=()
 if [[ ! -f $BUILD/CMakeCache.txt ]] && command -v ninja >/dev/null; then GEN=(-G Ninja); fi
 say "configuring $BUILD (Release, benchmarks on)"
 mkdir -p "$BUILD"
+PYTHON_TARGETS=()
+if [[ ${SKIP_PYTHON:-0} == 1 ]]; then
+  PYTHON_CONFIG=(-DHWNAS_PYTHON=OFF)
+else
+  PYTHON_CONFIG=(-DHWNAS_PYTHON=ON "-DPython3_EXECUTABLE=$PY")
+  PYTHON_TARGETS=(hwnas_python)
+fi
 cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DHWNAS_BUILD_BENCHMARKS=ON \
   -DHWNAS_BUILD_TESTS=OFF -DHWNAS_BUILD_EXAMPLES=OFF -DHWNAS_BUILD_EXPERIMENTS=ON -DHWNAS_INSTALL=OFF \
-  >"$BUILD/results-configure.log" 2>&1 ||
-  { cat "$BUILD/results-configure.log" >&2; die "cmake configure failed (log above)"; }
+  "${PYTHON_CONFIG[@]}" >"$BUILD/results-configure.log" 2>&1 ||
+  { cat "$BUILD/results-configure.log" >&2; die "cmake configure failed (log above; the Python module needs tools/install-deps.sh --python, or SKIP_PYTHON=1)"; }
 say "building hwnas, bench/predictor, bench/tune, bench/search, bench/adapt and the experiments"
 cmake --build "$BUILD" --parallel "$NCPU" --target hwnas_cli hwnas_bench_predictor hwnas_bench_tune hwnas_bench_search \
   hwnas_bench_adapt \
   hwnas_experiment_finetune_curve hwnas_experiment_search_comparison hwnas_experiment_generalisation \
-  hwnas_experiment_cpu_devices hwnas_experiment_fbnet_devices \
+  hwnas_experiment_cpu_devices hwnas_experiment_fbnet_devices "${PYTHON_TARGETS[@]}" \
   >"$BUILD/results-build.log" 2>&1 || { tail -n 40 "$BUILD/results-build.log" >&2; die "build failed (log: $BUILD/results-build.log)"; }
 HWNAS=$BUILD/tools/hwnas
 for exe in "$HWNAS" "$BUILD/bench/predictor" "$BUILD/bench/tune" "$BUILD/bench/search" "$BUILD/bench/adapt"; do
@@ -236,6 +245,14 @@ else
     done
     echo "during_search_pair_$i $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
   done
+fi
+if [[ ${SKIP_PYTHON:-0} == 1 ]]; then
+  say "SKIP_PYTHON=1: no benchmark of the Python module"
+else
+  say "speed: bench/python/speed.py (hwnas from Python against the peers in one process; about two minutes)"
+  PYTHONPATH=$BUILD/python "$PY" "$ROOT/bench/python/speed.py" --out "$WORK/speed/python.json" \
+    >"$WORK/logs/bench-python.log" 2>&1 || die "bench/python/speed.py failed (log: $WORK/logs/bench-python.log)"
+  echo "after_python $(loadavg) | $(others)" >>"$WORK/speed/machine_load.txt"
 fi
 if [[ ${SKIP_TUNE:-0} == 1 ]]; then
   say "SKIP_TUNE=1: no tuning benchmark"

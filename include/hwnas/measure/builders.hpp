@@ -8,6 +8,7 @@
 // rows timed with another batch or protocol would mix silently.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -89,6 +90,35 @@ template <Adapter A, class Space>
 BuildReport build_dataset(A& adapter, const Space& space, const std::filesystem::path& csv,
                           const DatasetBuildOptions& options);
 
+/// A dataset build's output, open for rows: what build_dataset measures
+/// into, and where a device farm adds rows measured elsewhere. Opening checks
+/// the build record and the rows already in `csv` as build_dataset says
+/// (`executor` is the adapter's name); each add() writes the file at once.
+template <class Space>
+class DatasetBuild {
+ public:
+  using Data = BasicDataset<typename Space::arch_type>;
+  DatasetBuild(const Space& space, std::filesystem::path csv, const DatasetBuildOptions& options,
+               const std::string& executor);
+  /// The build's n architectures, by row id.
+  const std::vector<typename Space::arch_type>& archs() const noexcept { return archs_; }
+  /// Row ids not in the file yet, ascending.
+  std::vector<std::size_t> missing() const;
+  /// Rows found in the file when it was opened.
+  std::size_t resumed() const noexcept { return resumed_; }
+  /// Writes row `id` with these statistics; InvalidArgument for an id
+  /// outside the build or one the file holds already.
+  void add(std::size_t id, const TimingStats& stats);
+
+ private:
+  static typename Data::Layout layout(const Space& space);
+  std::filesystem::path csv_;
+  std::vector<typename Space::arch_type> archs_;
+  Data data_;
+  std::vector<bool> done_;
+  std::size_t resumed_ = 0;
+};
+
 struct LutBuildOptions {
   std::vector<int> resolutions;  ///< empty: every resolution of the space
   int batch = 1;
@@ -105,6 +135,39 @@ struct LutBuildOptions {
 template <Adapter A, class Space>
 BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options);
+
+/// A lookup-table build's folder, open for keys: what build_lut measures
+/// into, and where a device farm adds keys measured elsewhere (as
+/// DatasetBuild; each add() rewrites that resolution's file atomically).
+class LutBuild {
+ public:
+  struct Key {
+    int resolution;
+    std::string key;
+    std::vector<Layer> layers;  ///< what to time for it
+  };
+  template <class Space>
+  LutBuild(const Space& space, std::filesystem::path dir, const LutBuildOptions& options, const std::string& executor);
+  /// Keys not in their table yet, by resolution (in the build's order), then key.
+  std::vector<Key> missing() const;
+  std::size_t total() const noexcept { return total_; }
+  /// Keys found in the folder when it was opened.
+  std::size_t resumed() const noexcept { return resumed_; }
+  /// Writes one key's entry {count, mean, std}; InvalidArgument for a key or
+  /// resolution outside the build, or a key the table holds already.
+  void add(int resolution, const std::string& key, const TimingStats& stats);
+
+ private:
+  struct Resolution {
+    int r;
+    LookupTable table;
+    std::map<std::string, std::vector<Layer>> layers;
+  };
+  std::filesystem::path table_path(int r) const { return dir_ / (std::to_string(r) + "_lookup_table.yaml"); }
+  std::filesystem::path dir_;
+  std::vector<Resolution> resolutions_;
+  std::size_t total_ = 0, resumed_ = 0;
+};
 
 // ---------------------------------------------------------------------------
 
@@ -233,63 +296,87 @@ inline std::vector<CategoricalArch> dataset_architectures(const CategoricalSpace
   return detail::distinct_draws(space, n, seed, [&](Rng& rng) { return space.sample(rng); });
 }
 
+template <class Space>
+DatasetBuild<Space>::DatasetBuild(const Space& space, std::filesystem::path csv, const DatasetBuildOptions& options,
+                                  const std::string& executor)
+    : csv_(std::move(csv)), data_(detail::dataset_columns(options.column), layout(space)) {
+  check(options.timing);
+  if (options.n == 0) throw InvalidArgument("measure: n must be at least 1");
+  archs_ = dataset_architectures(space, options.n, options.seed);
+  const auto columns = data_.columns();
+  std::error_code ec;
+  const bool resumed = std::filesystem::exists(csv_, ec);
+  detail::check_build_record(csv_, dataset_record_path(csv_),
+                             {"dataset", executor, options.batch, options.timing, options.column}, resumed, "measure",
+                             "file");
+  done_.assign(options.n, false);
+  if (!resumed) return;
+  data_ = Data::read_csv(csv_, layout(space));
+  if (data_.columns() != columns) {
+    throw InvalidArgument("measure: " + csv_.string() + " has other columns than a build of column '" +
+                          options.column + "' (" + options.column + ", " + options.column + "_mean, _p90, _std, _runs)");
+  }
+  for (std::size_t row = 0; row < data_.size(); ++row) {
+    const std::int64_t id = data_.ids()[row];
+    bool same = id >= 0 && static_cast<std::size_t>(id) < options.n && !done_[static_cast<std::size_t>(id)];
+    if (same) {
+      const auto& want = archs_[static_cast<std::size_t>(id)];
+      if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+        same = data_.archs()[row] == want;
+      } else {
+        same = space.same_network(data_.archs()[row], want);
+      }
+    }
+    if (!same) {
+      throw InvalidArgument("measure: " + csv_.string() + ": row id " + std::to_string(id) +
+                            " is not this build's (other --n, --seed or space?); resume with the same settings");
+    }
+    done_[static_cast<std::size_t>(id)] = true;
+  }
+  resumed_ = data_.size();
+}
+
+template <class Space>
+typename DatasetBuild<Space>::Data::Layout DatasetBuild<Space>::layout(const Space& space) {
+  // OFA's columns are read from the header; a categorical space's are its own.
+  if constexpr (std::is_same_v<Space, CategoricalSpace>) {
+    return space.columns();
+  } else {
+    return typename Data::Layout();
+  }
+}
+
+template <class Space>
+std::vector<std::size_t> DatasetBuild<Space>::missing() const {
+  std::vector<std::size_t> out;
+  for (std::size_t id = 0; id < done_.size(); ++id) {
+    if (!done_[id]) out.push_back(id);
+  }
+  return out;
+}
+
+template <class Space>
+void DatasetBuild<Space>::add(std::size_t id, const TimingStats& s) {
+  if (id >= done_.size()) {
+    throw InvalidArgument("measure: row id " + std::to_string(id) + " is outside this build of " +
+                          std::to_string(done_.size()) + " rows");
+  }
+  if (done_[id]) throw InvalidArgument("measure: row id " + std::to_string(id) + " is in " + csv_.string() + " already");
+  const double row[] = {s.median, s.mean, s.p90, s.std, static_cast<double>(s.count)};
+  data_.add_row(static_cast<std::int64_t>(id), archs_[id], row);
+  data_.write_csv(csv_);
+  done_[id] = true;
+}
+
 template <Adapter A, class Space>
 BuildReport build_dataset(A& adapter, const Space& space, const std::filesystem::path& csv,
                           const DatasetBuildOptions& options) {
-  using Data = BasicDataset<typename Space::arch_type>;
-  constexpr bool categorical = std::is_same_v<Space, CategoricalSpace>;
-  check(options.timing);
-  if (options.n == 0) throw InvalidArgument("measure: n must be at least 1");
-  const auto archs = dataset_architectures(space, options.n, options.seed);
-  const auto columns = detail::dataset_columns(options.column);
-  // OFA's columns are read from the header; a categorical space's are its own.
-  auto layout = [&space] {
-    if constexpr (categorical) {
-      return space.columns();
-    } else {
-      return typename Data::Layout();
-    }
-  };
-  Data data(columns, layout());
-  std::error_code ec;
-  const bool resumed = std::filesystem::exists(csv, ec);
-  detail::check_build_record(csv, dataset_record_path(csv),
-                             {"dataset", std::string(adapter.name()), options.batch, options.timing, options.column},
-                             resumed, "measure", "file");
-  if (resumed) {
-    data = Data::read_csv(csv, layout());
-    if (data.columns() != columns) {
-      throw InvalidArgument("measure: " + csv.string() + " has other columns than a build of column '" +
-                            options.column + "' (" + options.column + ", " + options.column + "_mean, _p90, _std, _runs)");
-    }
-    for (std::size_t row = 0; row < data.size(); ++row) {
-      const std::int64_t id = data.ids()[row];
-      bool same = id >= 0 && static_cast<std::size_t>(id) < options.n;
-      if (same) {
-        const auto& want = archs[static_cast<std::size_t>(id)];
-        if constexpr (categorical) {
-          same = data.archs()[row] == want;
-        } else {
-          same = space.same_network(data.archs()[row], want);
-        }
-      }
-      if (!same) {
-        throw InvalidArgument("measure: " + csv.string() + ": row id " + std::to_string(id) +
-                              " is not this build's (other --n, --seed or space?); resume with the same settings");
-      }
-    }
-  }
-  std::vector<bool> done(options.n, false);
-  for (std::int64_t id : data.ids()) done[static_cast<std::size_t>(id)] = true;
+  DatasetBuild<Space> build(space, csv, options, std::string(adapter.name()));
   BuildReport report;
-  report.resumed = data.size();
+  report.resumed = build.resumed();
   const detail::BuildClock clock(options.n, report.resumed);
-  for (std::size_t id = 0; id < options.n; ++id) {
-    if (done[id]) continue;
-    const auto s = measure_network(adapter, space, archs[id], options.batch, options.timing);
-    const double row[] = {s.median, s.mean, s.p90, s.std, static_cast<double>(s.count)};
-    data.add_row(static_cast<std::int64_t>(id), archs[id], row);
-    data.write_csv(csv);
+  for (std::size_t id : build.missing()) {
+    build.add(id, measure_network(adapter, space, build.archs()[id], options.batch, options.timing));
     ++report.measured;
     if (options.on_progress && options.on_progress(clock.tick(report.measured))) {
       report.stopped = report.resumed + report.measured < options.n;
@@ -300,57 +387,70 @@ BuildReport build_dataset(A& adapter, const Space& space, const std::filesystem:
   return report;
 }
 
+template <class Space>
+LutBuild::LutBuild(const Space& space, std::filesystem::path dir, const LutBuildOptions& options,
+                   const std::string& executor)
+    : dir_(std::move(dir)) {
+  check(options.timing);
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw IoError("lut: cannot create folder '" + dir_.string() + "': " + ec.message());
+  bool resumed = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    resumed = resumed || entry.path().filename().string().ends_with("_lookup_table.yaml");
+  }
+  for (int r : options.resolutions.empty() ? lut_resolutions(space) : options.resolutions) {
+    const auto file = table_path(r);
+    Resolution res{r, std::filesystem::exists(file, ec) ? read_lut_yaml(file) : LookupTable(file.string()),
+                   lut_layers(space, r)};
+    total_ += res.layers.size();
+    for (const auto& entry : res.layers) resumed_ += res.table.find(entry.first) != nullptr;
+    resolutions_.push_back(std::move(res));
+  }
+  detail::check_build_record(dir_, lut_record_path(dir_), {"lut", executor, options.batch, options.timing, ""}, resumed,
+                             "lut", "folder");
+}
+
+inline std::vector<LutBuild::Key> LutBuild::missing() const {
+  std::vector<Key> out;
+  for (const auto& res : resolutions_) {
+    for (const auto& [key, layers] : res.layers) {
+      if (res.table.find(key) == nullptr) out.push_back({res.r, key, layers});
+    }
+  }
+  return out;
+}
+
+inline void LutBuild::add(int resolution, const std::string& key, const TimingStats& s) {
+  const auto res = std::find_if(resolutions_.begin(), resolutions_.end(),
+                                [&](const Resolution& x) { return x.r == resolution; });
+  if (res == resolutions_.end()) {
+    throw InvalidArgument("lut: resolution " + std::to_string(resolution) + " is not in this build");
+  }
+  if (!res->layers.contains(key)) {
+    throw InvalidArgument("lut: '" + key + "' is not a layer key of this space at resolution " +
+                          std::to_string(resolution));
+  }
+  if (res->table.find(key) != nullptr) {
+    throw InvalidArgument("lut: key '" + key + "' is in " + table_path(resolution).string() + " already");
+  }
+  res->table.set(key, {static_cast<std::int64_t>(s.count), s.mean, s.std});
+  write_lut_yaml(table_path(resolution), res->table);
+}
+
 template <Adapter A, class Space>
 BuildReport build_lut(A& adapter, const Space& space, const std::filesystem::path& dir,
                       const LutBuildOptions& options) {
-  check(options.timing);
-  const auto resolutions = options.resolutions.empty() ? lut_resolutions(space) : options.resolutions;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw IoError("lut: cannot create folder '" + dir.string() + "': " + ec.message());
-  // The work list first, so the progress has its total.
-  struct Work {
-    int r;
-    std::filesystem::path file;
-    LookupTable table;
-    std::map<std::string, std::vector<Layer>> todo;
-  };
-  std::vector<Work> work;
+  LutBuild build(space, dir, options, std::string(adapter.name()));
   BuildReport report;
-  std::size_t total = 0;
-  for (int r : resolutions) {
-    Work w{r, dir / (std::to_string(r) + "_lookup_table.yaml"), LookupTable(), lut_layers(space, r)};
-    w.table = std::filesystem::exists(w.file, ec) ? read_lut_yaml(w.file) : LookupTable(w.file.string());
-    total += w.todo.size();
-    for (auto it = w.todo.begin(); it != w.todo.end();) {
-      if (w.table.find(it->first) != nullptr) {
-        ++report.resumed;
-        it = w.todo.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    work.push_back(std::move(w));
-  }
-  bool resumed = false;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    resumed = resumed || entry.path().filename().string().ends_with("_lookup_table.yaml");
-  }
-  detail::check_build_record(dir, lut_record_path(dir),
-                             {"lut", std::string(adapter.name()), options.batch, options.timing, ""}, resumed, "lut",
-                             "folder");
-  const detail::BuildClock clock(total, report.resumed);
-  for (auto& w : work) {
-    for (const auto& [key, layers] : w.todo) {
-      const auto s = measure_layers(adapter, layers, options.batch, options.timing);
-      w.table.set(key, {static_cast<std::int64_t>(s.count), s.mean, s.std});
-      write_lut_yaml(w.file, w.table);
-      ++report.measured;
-      if (options.on_progress && options.on_progress(clock.tick(report.measured))) {
-        report.stopped = report.resumed + report.measured < total;
-        report.seconds = clock.seconds();
-        return report;
-      }
+  report.resumed = build.resumed();
+  const detail::BuildClock clock(build.total(), report.resumed);
+  for (const auto& k : build.missing()) {
+    build.add(k.resolution, k.key, measure_layers(adapter, k.layers, options.batch, options.timing));
+    ++report.measured;
+    if (options.on_progress && options.on_progress(clock.tick(report.measured))) {
+      report.stopped = report.resumed + report.measured < build.total();
+      break;
     }
   }
   report.seconds = clock.seconds();

@@ -102,9 +102,41 @@ TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<cons
                 std::span<const double> y_train, std::span<const typename Space::arch_type> val,
                 std::span<const double> y_val, const TuneOptions& options = TuneOptions());
 
-// ---------------------------------------------------------------------------
+// The parts of tune(), for running its trials elsewhere (the Python
+// module's hwnas.farm.tune runs each trial as a task on a Dask worker, and
+// the rung decisions on the client, with AshaRungs below).
 
-namespace detail {
+/// Configurations in the grid.
+std::size_t grid_size(const TuneOptions& options);
+/// Rungs at which a trial is asked whether to go on: those below
+/// max_epochs (whoever reaches max_epochs has finished).
+std::size_t deciding_rungs(const TuneOptions& options);
+
+/// What a trial asks while it trains: keep(rung, validation RMSE) at each
+/// deciding rung (false stops it there), and, when set, stop() after every
+/// epoch (true ends it at once: tune() stops the others when one fails).
+struct TrialGate {
+  std::function<bool(std::size_t rung, double validation_rmse)> keep;
+  std::function<bool()> stop;
+};
+
+/// Trains configuration `index` of the grid as tune() does (a copy of
+/// `prototype`, options.base with the configuration's values), `gate`
+/// deciding at the rungs. The options must have passed tune()'s checks
+/// (check_tune_options).
+template <class Scalar, class Space>
+TrialResult run_tune_trial(const LatencyPredictor<Scalar, Space>& prototype,
+                           std::span<const typename Space::arch_type> train, std::span<const double> y_train,
+                           std::span<const typename Space::arch_type> val, std::span<const double> y_val,
+                           const TuneOptions& options, std::size_t index, const TrialGate& gate);
+
+/// The report of every trial of the grid (trials[i].index == i): the best
+/// as tune() picks it; Error when every trial diverged or was stopped.
+TuneReport tune_report(std::vector<TrialResult> trials, const TuneOptions& options, double seconds);
+
+/// InvalidArgument for options tune() refuses; `validation_rows` is the
+/// size of the validation set.
+void check_tune_options(const TuneOptions& options, std::size_t validation_rows);
 
 /// The bookkeeping of the deterministic ASHA, without threads: metrics per
 /// rung and trial, and the rule. Trial i decides at rung k from the metrics
@@ -193,6 +225,8 @@ class AshaRungs {
   std::vector<bool> finished_;
 };
 
+// ---------------------------------------------------------------------------
+
 inline void check_tune_options(const TuneOptions& o, std::size_t validation_rows) {
   auto check_grid = [](const std::vector<double>& values, const char* name, bool allow_zero) {
     if (values.empty()) throw InvalidArgument(std::string("tune: ") + name + " is empty; the grid needs a value");
@@ -229,7 +263,6 @@ inline void check_tune_options(const TuneOptions& o, std::size_t validation_rows
   }
 }
 
-}  // namespace detail
 
 inline std::vector<std::size_t> asha_rungs(std::size_t grace_period, std::size_t reduction_factor,
                                            std::size_t max_epochs) {
@@ -246,22 +279,96 @@ inline std::vector<std::size_t> asha_rungs(std::size_t grace_period, std::size_t
   return rungs;
 }
 
+inline std::size_t grid_size(const TuneOptions& o) {
+  return o.learning_rates.size() * o.momenta.size() * o.weight_decays.size();
+}
+
+inline std::size_t deciding_rungs(const TuneOptions& o) {
+  const auto milestones = asha_rungs(o.grace_period, o.reduction_factor, o.max_epochs);
+  return static_cast<std::size_t>(
+      std::count_if(milestones.begin(), milestones.end(), [&](std::size_t m) { return m < o.max_epochs; }));
+}
+
+template <class Scalar, class Space>
+TrialResult run_tune_trial(const LatencyPredictor<Scalar, Space>& prototype,
+                           std::span<const typename Space::arch_type> train, std::span<const double> y_train,
+                           std::span<const typename Space::arch_type> val, std::span<const double> y_val,
+                           const TuneOptions& options, std::size_t i, const TrialGate& gate) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t n_m = options.momenta.size(), n_wd = options.weight_decays.size();
+  if (i >= grid_size(options)) {
+    throw InvalidArgument("tune: trial " + std::to_string(i) + " is outside the grid of " +
+                          std::to_string(grid_size(options)));
+  }
+  const auto milestones = asha_rungs(options.grace_period, options.reduction_factor, options.max_epochs);
+  const std::size_t decisions = deciding_rungs(options);
+  TrialResult r;
+  r.index = i;
+  r.learning_rate = options.learning_rates[i / (n_m * n_wd)];
+  r.momentum = options.momenta[(i / n_wd) % n_m];
+  r.weight_decay = options.weight_decays[i % n_wd];
+  TrainOptions o = options.base;
+  o.learning_rate = r.learning_rate;
+  o.momentum = r.momentum;
+  o.weight_decay = r.weight_decay;
+  o.epochs = options.max_epochs;
+  std::size_t rung = 0;
+  o.on_epoch = [&](const EpochInfo& info) {
+    if (gate.stop && gate.stop()) return true;
+    if (rung == decisions || info.epoch + 1 != milestones[rung]) return false;
+    r.stopped_early = !gate.keep(rung++, info.validation_rmse);
+    return r.stopped_early;
+  };
+  LatencyPredictor<Scalar, Space> predictor = prototype;
+  FitReport fit = predictor.fit(train, y_train, val, y_val, o);
+  r.validation_curve = std::move(fit.validation_rmse);
+  r.epochs = fit.epochs;
+  r.best_validation_rmse = fit.best_validation_rmse;
+  if (!r.validation_curve.empty()) r.final_validation_rmse = r.validation_curve.back();
+  r.stop_reason = fit.stop_reason;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+inline TuneReport tune_report(std::vector<TrialResult> trials, const TuneOptions& options, double seconds) {
+  TuneReport report;
+  report.trials = std::move(trials);
+  const bool by_best = options.base.keep_best;
+  bool found = false;
+  double best_score = 0;
+  for (const auto& t : report.trials) {
+    const double score = by_best ? t.best_validation_rmse : t.final_validation_rmse;
+    if (t.stopped_early || t.stop_reason == StopReason::non_finite || !std::isfinite(score)) continue;
+    if (!found || score < best_score) {
+      found = true;
+      best_score = score;
+      report.best = t.index;
+    }
+  }
+  if (!found) {
+    throw Error("tune: every one of the " + std::to_string(report.trials.size()) +
+                " trials diverged or was stopped; try smaller learning rates");
+  }
+  const auto& best = report.trials[report.best];
+  report.best_options = options.base;
+  report.best_options.learning_rate = best.learning_rate;
+  report.best_options.momentum = best.momentum;
+  report.best_options.weight_decay = best.weight_decay;
+  report.best_options.epochs = options.max_epochs;
+  report.seconds = seconds;
+  return report;
+}
+
 template <class Scalar, class Space>
 TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<const typename Space::arch_type> train,
                 std::span<const double> y_train, std::span<const typename Space::arch_type> val,
                 std::span<const double> y_val, const TuneOptions& options) {
   using Clock = std::chrono::steady_clock;
-  detail::check_tune_options(options, val.size());
+  check_tune_options(options, val.size());
   const auto start = Clock::now();
+  const std::size_t n = grid_size(options);
 
-  const auto milestones = asha_rungs(options.grace_period, options.reduction_factor, options.max_epochs);
-  // A rung at max_epochs decides nothing: whoever reaches it has finished.
-  const auto decisions = static_cast<std::size_t>(
-      std::count_if(milestones.begin(), milestones.end(), [&](std::size_t m) { return m < options.max_epochs; }));
-  const std::size_t n_m = options.momenta.size(), n_wd = options.weight_decays.size();
-  const std::size_t n = options.learning_rates.size() * n_m * n_wd;
-
-  detail::AshaRungs rungs(n, decisions, options.reduction_factor);
+  AshaRungs rungs(n, deciding_rungs(options), options.reduction_factor);
   std::vector<TrialResult> results(n);
   std::mutex mutex;  // guards rungs, results, error and the hook
   std::condition_variable changed;
@@ -270,44 +377,24 @@ TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<cons
   std::exception_ptr error;
 
   auto run_trial = [&](std::size_t i) {
-    const auto trial_start = Clock::now();
-    TrialResult r;
-    r.index = i;
-    r.learning_rate = options.learning_rates[i / (n_m * n_wd)];
-    r.momentum = options.momenta[(i / n_wd) % n_m];
-    r.weight_decay = options.weight_decays[i % n_wd];
-    TrainOptions o = options.base;
-    o.learning_rate = r.learning_rate;
-    o.momentum = r.momentum;
-    o.weight_decay = r.weight_decay;
-    o.epochs = options.max_epochs;
-    std::size_t rung = 0;
-    o.on_epoch = [&](const EpochInfo& info) {
-      if (abort.load()) return true;
-      if (rung == decisions || info.epoch + 1 != milestones[rung]) return false;
-      std::unique_lock lock(mutex);
-      // Trials start in index order, so the lowest unfinished one never
-      // waits and every wait ends.
-      changed.wait(lock, [&] { return abort.load() || rungs.ready(i, rung); });
-      if (abort.load()) return true;
-      const bool keep = rungs.report(i, rung++, info.validation_rmse);
-      changed.notify_all();
-      r.stopped_early = !keep;
-      return !keep;
-    };
+    const TrialGate gate{.keep =
+                             [&](std::size_t rung, double rmse) {
+                               std::unique_lock lock(mutex);
+                               // Trials start in index order, so the lowest unfinished one never
+                               // waits and every wait ends.
+                               changed.wait(lock, [&] { return abort.load() || rungs.ready(i, rung); });
+                               if (abort.load()) return false;
+                               const bool keep = rungs.report(i, rung, rmse);
+                               changed.notify_all();
+                               return keep;
+                             },
+                         .stop = [&] { return abort.load(); }};
     try {
-      LatencyPredictor<Scalar, Space> predictor = prototype;
-      FitReport fit = predictor.fit(train, y_train, val, y_val, o);
+      TrialResult r = run_tune_trial(prototype, train, y_train, val, y_val, options, i, gate);
       std::lock_guard lock(mutex);
       rungs.finish(i);
       changed.notify_all();
       if (abort.load()) return;  // stopped by another trial's failure: not a result
-      r.validation_curve = std::move(fit.validation_rmse);
-      r.epochs = fit.epochs;
-      r.best_validation_rmse = fit.best_validation_rmse;
-      if (!r.validation_curve.empty()) r.final_validation_rmse = r.validation_curve.back();
-      r.stop_reason = fit.stop_reason;
-      r.seconds = std::chrono::duration<double>(Clock::now() - trial_start).count();
       results[i] = std::move(r);
       if (options.on_trial_done) options.on_trial_done(results[i]);
     } catch (...) {  // the try block's lock is released before we get here
@@ -343,33 +430,7 @@ TuneReport tune(const LatencyPredictor<Scalar, Space>& prototype, std::span<cons
   worker();  // the calling thread is a worker too
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
-
-  TuneReport report;
-  report.trials = std::move(results);
-  const bool by_best = options.base.keep_best;
-  bool found = false;
-  double best_score = 0;
-  for (const auto& t : report.trials) {
-    const double score = by_best ? t.best_validation_rmse : t.final_validation_rmse;
-    if (t.stopped_early || t.stop_reason == StopReason::non_finite || !std::isfinite(score)) continue;
-    if (!found || score < best_score) {
-      found = true;
-      best_score = score;
-      report.best = t.index;
-    }
-  }
-  if (!found) {
-    throw Error("tune: every one of the " + std::to_string(n) +
-                " trials diverged or was stopped; try smaller learning rates");
-  }
-  const auto& best = report.trials[report.best];
-  report.best_options = options.base;
-  report.best_options.learning_rate = best.learning_rate;
-  report.best_options.momentum = best.momentum;
-  report.best_options.weight_decay = best.weight_decay;
-  report.best_options.epochs = options.max_epochs;
-  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return report;
+  return tune_report(std::move(results), options, std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 }  // namespace hwnas

@@ -67,27 +67,35 @@ class Memoized {
       return values;
     }
     std::vector<double> out(archs.size());
+    // Networks not cached, each sent once even when the batch repeats it
+    // (a repeat counts as a hit); asked[i] is archs[i]'s place in `missing`.
     std::vector<Arch> missing;
-    std::vector<std::size_t> where;
-    std::vector<std::uint64_t> keys(archs.size());
+    std::vector<std::uint64_t> missing_keys;
+    std::unordered_map<std::uint64_t, std::size_t> place;
+    std::vector<std::size_t> asked(archs.size(), kCached);
     for (std::size_t i = 0; i < archs.size(); ++i) {
-      keys[i] = space_->hash(archs[i]);
-      if (const auto it = cache_.find(keys[i]); it != cache_.end()) {
+      const std::uint64_t key = space_->hash(archs[i]);
+      if (const auto it = cache_.find(key); it != cache_.end()) {
         out[i] = it->second;
         ++hits_;
-      } else {
-        missing.push_back(archs[i]);
-        where.push_back(i);
+        continue;
       }
+      const auto [it, first] = place.emplace(key, missing.size());
+      if (first) {
+        missing.push_back(archs[i]);
+        missing_keys.push_back(key);
+        ++misses_;
+      } else {
+        ++hits_;
+      }
+      asked[i] = it->second;
     }
     if (!missing.empty()) {
       const std::vector<double> fresh = source_->predict(missing);
       check_size(fresh.size(), missing.size());
-      for (std::size_t j = 0; j < missing.size(); ++j) {
-        // Within one batch a network may appear twice: the first value counts.
-        const auto [it, inserted] = cache_.emplace(keys[where[j]], fresh[j]);
-        out[where[j]] = it->second;
-        if (inserted) ++misses_; else ++hits_;
+      for (std::size_t j = 0; j < missing.size(); ++j) cache_.emplace(missing_keys[j], fresh[j]);
+      for (std::size_t i = 0; i < archs.size(); ++i) {
+        if (asked[i] != kCached) out[i] = fresh[asked[i]];
       }
     }
     return out;
@@ -101,6 +109,7 @@ class Memoized {
   }
 
  private:
+  static constexpr std::size_t kCached = static_cast<std::size_t>(-1);
   static void check_size(std::size_t got, std::size_t want) {
     if (got != want) {
       throw ShapeMismatch("search: a score returned " + std::to_string(got) + " values for " + std::to_string(want) +
