@@ -115,6 +115,41 @@ TEST_CASE("dataset: BOM, CRLF, whitespace and a trailing empty line are tolerate
   }
 }
 
+TEST_CASE("dataset: files of other tools: Excel's and Python's quoting, pandas' index, old Mac line ends") {
+  const Dataset expected = Dataset::parse_csv(kSmall);
+  const std::string variants[] = {
+      // csv.QUOTE_ALL, or Excel: every field quoted, CRLF.
+      "\"id\",\"ks0\",\"ks1\",\"e0\",\"e1\",\"d0\",\"r\",\"gpu\",\"cpu\"\r\n"
+      "\"7\",\"3\",\"5\",\"4\",\"6\",\"2\",\"224\",\"1.5\",\"20.25\"\r\n"
+      "\"-2\",\"7\",\"0\",\"3\",\"0\",\"1\",\"160\",\"0.125\",\"1e-3\"\r\n",
+      // Some fields quoted, spaces around the quotes.
+      "id,\"ks0\" ,ks1, \"e0\",e1,d0,r,gpu,cpu\n"
+      "7,3,5,4,6,2,224,\"1.5\",20.25\n"
+      "-2,7,0,3,0,1,160,0.125,\"1e-3\"\n",
+      // pandas' default to_csv(): its index first, under an empty name.
+      ",id,ks0,ks1,e0,e1,d0,r,gpu,cpu\n"
+      "0,7,3,5,4,6,2,224,1.5,20.25\n"
+      "1,-2,7,0,3,0,1,160,0.125,1e-3\n",
+      // Lines ended by a carriage return alone (old Mac Excel).
+      "id,ks0,ks1,e0,e1,d0,r,gpu,cpu\r7,3,5,4,6,2,224,1.5,20.25\r-2,7,0,3,0,1,160,0.125,1e-3\r",
+  };
+  for (const auto& text : variants) {
+    CAPTURE(text);
+    check_same(Dataset::parse_csv(text), expected);
+  }
+  // What hwnas writes it reads back, whichever tool wrote the input.
+  check_same(Dataset::parse_csv(Dataset::parse_csv(variants[2]).to_csv()), expected);
+  // A field count error in a pandas file counts the index too.
+  CHECK_THROWS_WITH_AS(Dataset::parse_csv(",id,ks0,e0,d0,r,gpu\n0,1,3,4,1,128\n"),
+                       doctest::Contains("<input>:2: expected 7 fields (as in the header), found 6"),
+                       hwnas::FormatError);
+  Dataset d({"gpu"});
+  CHECK_THROWS_WITH_AS(d.add_row(1, {{3}, {4}, {1}, 128}, std::vector<double>{2e6}),
+                       doctest::Contains("ms is beyond any device: at most 1e6 ms"),
+                       hwnas::InvalidArgument);
+  CHECK(d.empty());
+}
+
 TEST_CASE("dataset: a header-only file and zero device columns") {
   const Dataset empty = Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n");
   CHECK(empty.empty());
@@ -156,11 +191,11 @@ TEST_CASE("dataset: parse -> to_csv -> parse is bit-exact") {
                              1.0 / 3.0,
                              5e-324,  // smallest subnormal
                              std::numeric_limits<double>::min(),
-                             std::numeric_limits<double>::max(),
+                             Dataset::max_latency_ms,
                              std::nextafter(1.0, 2.0),
-                             123456789.123456789};
+                             123456.789123456789};
   for (int i = 0; i < 200; ++i) {
-    const double scale = std::ldexp(1.0, static_cast<int>(rng.uniform_index(80)) - 40);
+    const double scale = std::ldexp(1.0, static_cast<int>(rng.uniform_index(60)) - 40);  // up to 2^19 ms
     std::vector<double> lat = {rng.uniform01() * scale, rng.uniform01(),
                                specials[static_cast<std::size_t>(i) % std::size(specials)]};
     d.add_row(1000 - 7 * i, small_arch(static_cast<int>(rng.uniform_index(8))), lat);
@@ -245,9 +280,42 @@ TEST_CASE("dataset: parse errors") {
                          FormatError);
     CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu,\n"),
                          doctest::Contains("header: device column name '' is empty"), FormatError);
-    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,\"gpu\"\n"),
-                         doctest::Contains("contains a comma, a quote or a line break"),
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,\"g\"\"pu\"\n"),
+                         doctest::Contains("<input>:1:16: header: device column name 'g\"pu' contains a quote"),
                          FormatError);
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,\"g,pu\"\n"),
+                         doctest::Contains("device column name 'g,pu' contains a comma"), FormatError);
+    // A stray carriage return inside the header (mixed line ends).
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\rcpu,npu\n"),
+                         doctest::Contains("<input>:1:16: header: device column name 'gpu\rcpu' contains a "
+                                           "carriage return"),
+                         FormatError);
+  }
+
+  SUBCASE("quoted fields") {
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n1,3,\"4,1,128,2.0\n"),
+                         doctest::Contains("<input>:2:5: a quoted field opens here and the line ends before its "
+                                           "closing quote"),
+                         FormatError);
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n1,3,\"4\"x,1,128,2.0\n"),
+                         doctest::Contains("<input>:2:8: text after the closing quote of a field"), FormatError);
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n1,3,\"4 \",1,128,2.0\n"),
+                         doctest::Contains("<input>:2:5: field 'e0': expected an integer, found '4 '"), FormatError);
+  }
+
+  SUBCASE("pandas' index without an id column after it") {
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv(",ks0,e0,d0,r,gpu\n0,3,4,1,128,2.0\n"),
+                         doctest::Contains("<input>:1:1: header: the first column has no name, as pandas' "
+                                           "to_csv() writes its index, and 'id' does not follow it"),
+                         FormatError);
+  }
+
+  SUBCASE("latencies no device can produce") {
+    CHECK_THROWS_WITH_AS(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n1,3,4,1,128,1e300\n"),
+                         doctest::Contains("<input>:2:13: field 'gpu': latency 1e300 ms is beyond any device: at "
+                                           "most 1e6 ms"),
+                         FormatError);
+    CHECK(Dataset::parse_csv("id,ks0,e0,d0,r,gpu\n1,3,4,1,128,1e6\n").column("gpu") == std::vector<double>{1e6});
   }
 
   SUBCASE("wrong field count") {

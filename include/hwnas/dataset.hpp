@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <initializer_list>
 #include <span>
@@ -44,6 +45,11 @@ class BasicDataset {
   using arch_type = Arch;
   using Layout = ArchColumns<Arch>;
 
+  /// The largest latency a dataset takes: 1e6 ms, about 17 minutes for
+  /// one inference, far beyond any device; a larger value is a unit or
+  /// export mistake (ns for ms, 1e300), refused with the row and column.
+  static constexpr double max_latency_ms = 1e6;
+
   BasicDataset() = default;
 
   /// An empty dataset with the given device columns. InvalidArgument when a
@@ -53,7 +59,9 @@ class BasicDataset {
 
   /// Reads a CSV file (layout in docs/dataset.md); the architecture columns
   /// are `layout`'s (a space's columns(); OFA's are read from the header when
-  /// not given). IoError when it cannot be read, FormatError
+  /// not given). Files of other tools are read too: RFC 4180 quoted fields,
+  /// CRLF or CR-only line ends, a BOM, pandas' unnamed index column before
+  /// `id` (skipped). IoError when it cannot be read, FormatError
   /// ("file:line:column: ...") when its content is wrong.
   static BasicDataset read_csv(const std::filesystem::path& path, Layout layout = Layout());
 
@@ -71,8 +79,9 @@ class BasicDataset {
   void write_csv(const std::filesystem::path& path) const;
 
   /// Appends one row. ShapeMismatch when latencies.size() != columns().size();
-  /// InvalidArgument for a duplicate id, a non-finite or negative latency
-  /// (naming its column), or an architecture the layout refuses (for OFA's
+  /// InvalidArgument for a duplicate id, a non-finite, negative or
+  /// impossible (> max_latency_ms) latency (naming its column), or an
+  /// architecture the layout refuses (for OFA's
   /// spec: negative ks/e/d/r, ks.size() != e.size(), empty ks or d, or a
   /// shape differing from earlier rows). Strong guarantee.
   void add_row(std::int64_t id, Arch arch, std::span<const double> latencies);
@@ -146,12 +155,18 @@ using Dataset = BasicDataset<Architecture>;
 
 namespace detail {
 
+inline constexpr const char* kDatasetMaxLatencyText =
+    "at most 1e6 ms (about 17 minutes for one inference); is the column in ms?";
+
 /// Why `name` cannot be a device column name, or "" when it can.
 inline std::string dataset_column_name_problem(std::string_view name) {
   if (name.empty()) return "is empty";
-  if (name.find_first_of(",\"\r\n") != std::string_view::npos) {
-    return "contains a comma, a quote or a line break";
+  if (name.find(',') != std::string_view::npos) return "contains a comma";
+  if (name.find('"') != std::string_view::npos) return "contains a quote";
+  if (name.find('\r') != std::string_view::npos) {
+    return "contains a carriage return (a line ending of another system inside the line?)";
   }
+  if (name.find('\n') != std::string_view::npos) return "contains a line break";
   const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
   if (is_space(name.front()) || is_space(name.back())) return "has leading or trailing whitespace";
   return {};
@@ -166,6 +181,65 @@ inline std::string_view dataset_trim(std::string_view s) {
 
 inline bool dataset_blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+/// Splits one CSV line into `fields`: each field's text (trimmed of spaces
+/// and tabs) and its 1-based column. A field may be quoted as RFC 4180 says
+/// (Excel, csv.QUOTE_ALL): its text is what lies between the quotes, "" in it
+/// a quote (such texts live in `storage`). FormatError for an unterminated
+/// quote or text after a closing quote.
+inline void split_csv_line(std::string_view line, std::vector<CsvField>& fields, std::deque<std::string>& storage,
+                           const std::string& source, std::size_t line_no) {
+  fields.clear();
+  storage.clear();
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  std::size_t i = 0;
+  while (true) {
+    std::size_t j = i;
+    while (j < line.size() && is_space(line[j])) ++j;
+    if (j == line.size() || line[j] != '"') {
+      const std::size_t comma = line.find(',', i);
+      const std::size_t end = comma == std::string_view::npos ? line.size() : comma;
+      fields.push_back({dataset_trim(line.substr(i, end - i)), i + 1});
+      if (comma == std::string_view::npos) return;
+      i = comma + 1;
+      continue;
+    }
+    const std::size_t open = j;
+    std::size_t close = open + 1;
+    bool escaped = false;
+    while (true) {
+      close = line.find('"', close);
+      if (close == std::string_view::npos) {
+        throw FormatError(source, line_no, open + 1,
+                          "a quoted field opens here and the line ends before its closing quote (a field cannot "
+                          "span lines)");
+      }
+      if (close + 1 < line.size() && line[close + 1] == '"') {
+        escaped = true;
+        close += 2;
+        continue;
+      }
+      break;
+    }
+    std::string_view text = line.substr(open + 1, close - open - 1);
+    if (escaped) {
+      std::string& unescaped = storage.emplace_back();
+      for (std::size_t k = 0; k < text.size(); ++k) {
+        unescaped.push_back(text[k]);
+        if (text[k] == '"') ++k;  // "" stands for one quote
+      }
+      text = unescaped;
+    }
+    fields.push_back({text, open + 1});
+    std::size_t after = close + 1;
+    while (after < line.size() && is_space(line[after])) ++after;
+    if (after == line.size()) return;
+    if (line[after] != ',') {
+      throw FormatError(source, line_no, after + 1, "text after the closing quote of a field (expected a comma)");
+    }
+    i = after + 1;
+  }
 }
 
 }  // namespace detail
@@ -196,26 +270,24 @@ BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const st
                                                  Layout layout) {
   constexpr std::string_view bom = "\xEF\xBB\xBF";
   if (text.substr(0, bom.size()) == bom) text.remove_prefix(bom.size());
+  std::string cr_lines;  // an old Mac file, its lines ended by '\r' alone: read as '\n'
+  if (text.find('\n') == std::string_view::npos && text.find('\r') != std::string_view::npos) {
+    cr_lines.assign(text);
+    std::replace(cr_lines.begin(), cr_lines.end(), '\r', '\n');
+    text = cr_lines;
+  }
   if (detail::dataset_blank(text)) {
     throw FormatError(source_name, 0, 0, "file is empty (expected a header line " + layout.expected_header() + ")");
   }
 
-  // Splits one line into trimmed fields and their 1-based start columns.
   std::vector<CsvField> fields;
-  const auto split = [&fields](std::string_view line) {
-    fields.clear();
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t comma = line.find(',', start);
-      const std::size_t end = comma == std::string_view::npos ? line.size() : comma;
-      fields.push_back({detail::dataset_trim(line.substr(start, end - start)), start + 1});
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
+  std::deque<std::string> unquoted;
+  std::size_t line_no = 0;
+  const auto split = [&](std::string_view line) {
+    detail::split_csv_line(line, fields, unquoted, source_name, line_no);
   };
 
   std::size_t pos = 0;
-  std::size_t line_no = 0;
   // Next physical line without its '\n' and '\r'; false at the end of text.
   const auto next_line = [&](std::string_view& line) {
     if (pos > text.size()) return false;
@@ -233,7 +305,17 @@ BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const st
   next_line(line);
   split(line);
   const std::size_t header_end_column = line.size() + 1;
-  if (fields.empty() || fields[0].text != "id") {
+  // pandas' to_csv() writes its index first, under an empty name: that column is skipped.
+  const bool pandas_index = fields.size() > 1 && fields[0].text.empty() && fields[1].text == "id";
+  const std::size_t n_fields = fields.size();
+  if (pandas_index) {
+    fields.erase(fields.begin());
+  } else if (!fields.empty() && fields[0].text.empty() && fields.size() > 1) {
+    throw FormatError(source_name, line_no, 1,
+                      "header: the first column has no name, as pandas' to_csv() writes its index, and 'id' does "
+                      "not follow it; give the ids a column 'id' (first, or right after the index), or write the "
+                      "file with to_csv(path, index=False)");
+  } else if (fields.empty() || fields[0].text != "id") {
     CsvHeaderCursor(fields, 0, source_name, line_no, header_end_column).expected("'id'");
   }
   CsvHeaderCursor header(fields, 1, source_name, line_no, header_end_column);
@@ -259,7 +341,6 @@ BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const st
   std::vector<std::string> names;
   names.reserve(fields.size());
   for (const auto& f : fields) names.emplace_back(f.text);
-  const std::size_t n_fields = fields.size();
 
   BasicDataset out(std::move(devices), std::move(layout));
   // The line count bounds the row count and keeps the vectors from regrowing.
@@ -293,14 +374,13 @@ BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const st
       throw FormatError(source_name, line_no, 0,
                         "empty line inside the data (only the end of the file may be blank)");
     }
-    const std::size_t count =
-        static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1;
-    if (count != n_fields) {
-      throw FormatError(source_name, line_no, 0,
-                        "expected " + std::to_string(n_fields) +
-                            " fields (as in the header), found " + std::to_string(count));
-    }
     split(line);
+    if (fields.size() != n_fields) {
+      throw FormatError(source_name, line_no, 0,
+                        "expected " + std::to_string(n_fields) + " fields (as in the header), found " +
+                            std::to_string(fields.size()));
+    }
+    if (pandas_index) fields.erase(fields.begin());
 
     std::int64_t id = 0;
     integer(std::size_t{0}, id);
@@ -324,6 +404,9 @@ BasicDataset<Arch> BasicDataset<Arch>::parse_csv(std::string_view text, const st
       }
       if (!std::isfinite(v) || v < 0.0) {
         fail(f, "latency must be finite and non-negative, found " + std::string(s));
+      }
+      if (v > max_latency_ms) {
+        fail(f, "latency " + std::string(s) + " ms is beyond any device: " + detail::kDatasetMaxLatencyText);
       }
       lat[c] = v;
     }
@@ -378,6 +461,10 @@ void BasicDataset<Arch>::add_row(std::int64_t id, Arch arch, std::span<const dou
       throw InvalidArgument("dataset: field '" + columns_[c] +
                             "': latency must be finite and non-negative, found " +
                             detail::format_double(latencies[c]));
+    }
+    if (latencies[c] > max_latency_ms) {
+      throw InvalidArgument("dataset: field '" + columns_[c] + "': latency " + detail::format_double(latencies[c]) +
+                            " ms is beyond any device: " + detail::kDatasetMaxLatencyText);
     }
   }
   // Reserve first so the pushes below cannot throw half-way (strong guarantee).

@@ -26,6 +26,35 @@ def test_dataset(ofa):
         ofa.column("pixel9")
 
 
+def test_csv_files_of_other_tools(ofa, tmp_path):
+    """Python's csv module quoting every field, and pandas' default to_csv()
+    (its unnamed index first), read as the original rows."""
+    import csv
+
+    source = data_path("help-ofa/ofa_gpu_latency.csv")
+    with open(source, newline="") as f:
+        rows = list(csv.reader(f))[:51]
+    quoted = tmp_path / "quoted.csv"
+    with open(quoted, "w", newline="") as f:
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows(rows)
+    assert quoted.read_text().startswith('"id","')
+    plain = tmp_path / "plain.csv"
+    with open(plain, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    space = hwnas.space("ofa-mbv3")
+    want = hwnas.Dataset.read_csv(str(plain), space)
+    got = hwnas.Dataset.read_csv(str(quoted), space)
+    assert got.archs == want.archs and list(got.ids) == list(want.ids) and got.columns == want.columns
+    assert np.array_equal(got.column("v100_64"), want.column("v100_64"))
+
+    pandas = pytest.importorskip("pandas")
+    pandas.read_csv(plain).to_csv(tmp_path / "pandas.csv")  # the default: the index first, unnamed
+    assert (tmp_path / "pandas.csv").read_text().startswith(",id,")
+    got = hwnas.Dataset.read_csv(str(tmp_path / "pandas.csv"), space)
+    assert got.archs == want.archs and list(got.ids) == list(want.ids)
+    assert np.allclose(got.column("v100_64"), want.column("v100_64"), rtol=1e-15, atol=0)
+
+
 def test_train_predict_save_load_match_the_program(ofa, cli, tmp_path):
     model, report = hwnas.train(ofa, target="titan_xp_1", recipe="default", seed=0, epochs=5)
     assert report["n_train"] == 3500 and report["n_test"] == 750 and report["recipe"] == "default"
