@@ -1,8 +1,5 @@
 """Measuring on many devices at once: a device farm on Dask distributed.
 
-``tune`` runs hwnas.tune's ASHA trials as tasks on any workers, with the
-rung decisions on the client: the same report as hwnas.tune.
-
 Each device runs one or more Dask workers that advertise it as a worker
 resource, ``device-<name>=1`` (``dask worker <scheduler> --nthreads 1
 --resources device-rtx4090=1``). ``measure`` and ``lut`` split what is left
@@ -12,7 +9,9 @@ client at once, through ``hwnas.DatasetBuild`` and ``hwnas.LutBuild``: the
 same resumable files as ``hwnas.measure`` and ``hwnas.build_lut``. A worker
 that dies loses only its shard in flight, which is sent again; a client that
 dies loses nothing finished, and a rerun with ``resume=True`` measures only
-what is missing. docs/distributed.md sets up a real farm.
+what is missing. ``tune`` runs hwnas.tune's ASHA trials as tasks on any
+workers, with the rung decisions on the client: the same report as
+hwnas.tune. docs/distributed.md sets up a real farm.
 """
 
 import os
