@@ -110,10 +110,10 @@ def tune(client, data, *, target, retries=3, progress=True, **options):
 
     for i in range(job.trials):
         submit(i)
-    bar = _bar(progress, job.trials, "tune")
+    bar = _tqdm(job.trials, 0, "tune", "trial") if progress is True else None
     try:
         while pending.count():
-            for i, rung, rmse in _drain(reports):
+            for i, rung, rmse in reports.get(batch=True):  # what it holds now, without waiting
                 if (i, rung) not in decided:  # a rerun asks again: its answer is waiting
                     waiting[(i, rung)] = rmse
             for future in pending.next_batch(block=False):
@@ -170,10 +170,6 @@ def _tune_trial(job, i, run):
 
     return job.run_trial(i, keep)
 
-
-def _drain(queue):
-    """What the queue holds now, without waiting."""
-    return queue.get(batch=True)
 
 
 class _Job:
@@ -261,14 +257,13 @@ def _run(client, jobs, shard_size, retries, progress, what):
         bar.close()
 
 
-def _bar(progress, total, what):
-    if progress is not True:
-        return None
+def _tqdm(total, done, what, unit):
+    """A tqdm bar, or None without tqdm."""
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=what, unit="trial")
+    return tqdm(total=total, initial=done, desc=what, unit=unit)
 
 
 class _Progress:
@@ -281,13 +276,11 @@ class _Progress:
             return
         total = sum(job.total for job in jobs)
         done = sum(job.done for job in jobs)
-        try:
-            from tqdm import tqdm
-        except ImportError:
+        self.bar = _tqdm(total, done, what, "item")
+        if self.bar is None:
             print(f"{what}: {done}/{total} done", flush=True)
-            return
-        self.bar = tqdm(total=total, initial=done, desc=what, unit="item")
-        self._postfix()
+        else:
+            self._postfix()
 
     def _postfix(self):
         self.bar.set_postfix_str(", ".join(f"{job.device} {job.done}/{job.total}" for job in self.jobs))

@@ -68,22 +68,15 @@ TuneJob make_job(Dataset data, TrainArgs args, const GridArgs& g) {
 
 /// `hwnas tune --json`'s report.
 py::object report_py(const TuneJob& job, const hwnas::TuneReport& report) {
-  const auto& o = job.options;
-  hwnas::Json j = {{"trials", report.trials},
-                   {"best", report.trials[report.best]},
-                   {"tune_s", report.seconds},
-                   {"recipe", job.args.recipe},
-                   {"target", job.args.target},
-                   {"split", job.split_text},
-                   {"seed", job.args.seed},
-                   {"n_train", std::visit([](const auto& r) { return r.train.size(); }, job.rows)},
-                   {"n_validation", std::visit([](const auto& r) { return r.validation.size(); }, job.rows)},
-                   {"max_epochs", o.max_epochs},
-                   {"grace_period", o.grace_period},
-                   {"reduction_factor", o.reduction_factor},
-                   {"rungs", hwnas::asha_rungs(o.grace_period, o.reduction_factor, o.max_epochs)},
-                   {"threads", o.threads}};
-  return json_to_py(j);
+  const auto rows = [&](auto part) { return std::visit(part, job.rows); };
+  return json_to_py(hwnas::tune_report_json(
+      report, job.options,
+      hwnas::Json{{"recipe", job.args.recipe},
+                  {"target", job.args.target},
+                  {"split", job.split_text},
+                  {"seed", job.args.seed},
+                  {"n_train", rows([](const auto& r) { return r.train.size(); })},
+                  {"n_validation", rows([](const auto& r) { return r.validation.size(); })}}));
 }
 
 template <class F>

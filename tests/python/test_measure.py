@@ -4,7 +4,11 @@ spaces pickled for workers. Timings differ between runs; ids, architectures,
 keys and the files' shape must not."""
 
 import csv
+import os
 import pickle
+import signal
+import threading
+import time
 
 import pytest
 
@@ -63,6 +67,27 @@ def test_measure_stops_and_resumes(tmp_path, small):
     done = hwnas.measure(small, 5, output=out, resume=True, **QUICK)
     assert sorted(done.ids) == list(range(5))
     assert rows(out)[:2] == kept  # finished rows are not measured again
+
+
+def test_ctrl_c_stops_after_the_current_row(tmp_path, small):
+    # SIGINT arrives while C++ measures without the GIL, as Ctrl-C would:
+    # the build stops after that row, not after the whole build.
+    out = tmp_path / "c.csv"
+    n = 40
+
+    def press_ctrl_c():
+        while not (out.exists() and len(rows(out)) >= 2):
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        hwnas.measure(small, n, output=str(out), **QUICK)
+    presser.join()
+    kept = [int(r["id"]) for r in rows(out)]
+    assert 2 <= len(kept) < n and kept == list(range(len(kept)))  # the finished rows, written
+    assert len(hwnas.measure(small, n, output=str(out), resume=True, **QUICK)) == n
 
 
 def test_dataset_build_takes_rows_timed_elsewhere(tmp_path, small):

@@ -65,23 +65,15 @@ int tune_in(const Space& space, const TuneOptions& o, const hwnas::Recipe& recip
   const hwnas::LatencyPredictor<float, Space> prototype(space, recipe.predictor);
   const auto report = hwnas::tune(prototype, xt, yt, xv, yv, options);
   const auto& best = report.trials[report.best];
-  const auto rungs = hwnas::asha_rungs(options.grace_period, options.reduction_factor, options.max_epochs);
 
   if (o.json) {
-    print_json({{"trials", report.trials},
-                {"best", best},
-                {"tune_s", report.seconds},
-                {"recipe", o.recipe},
-                {"target", o.data.target},
-                {"split", table.choice.text},
-                {"seed", o.seed},
-                {"n_train", xt.size()},
-                {"n_validation", xv.size()},
-                {"max_epochs", options.max_epochs},
-                {"grace_period", options.grace_period},
-                {"reduction_factor", options.reduction_factor},
-                {"rungs", rungs},
-                {"threads", options.threads}});
+    print_json(hwnas::tune_report_json(report, options,
+                                       Json{{"recipe", o.recipe},
+                                            {"target", o.data.target},
+                                            {"split", table.choice.text},
+                                            {"seed", o.seed},
+                                            {"n_train", xt.size()},
+                                            {"n_validation", xv.size()}}));
     return 0;
   }
   for (const auto& t : report.trials) std::cout << trial_text(t) << "\n";

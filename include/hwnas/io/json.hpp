@@ -73,6 +73,21 @@ void to_json(J& j, const TrialResult& t) {
         {"final_validation_rmse", t.final_validation_rmse}};
 }
 
+/// `hwnas tune --json`'s report (the Python module's hwnas.tune too): every
+/// trial, the best, the wall time, then `context` (what the caller knows:
+/// recipe, target, split, seed, row counts), then the schedule.
+template <class J>
+J tune_report_json(const TuneReport& r, const TuneOptions& o, const J& context) {
+  J j = {{"trials", r.trials}, {"best", r.trials.at(r.best)}, {"tune_s", r.seconds}};
+  j.update(context);
+  j.update(J{{"max_epochs", o.max_epochs},
+             {"grace_period", o.grace_period},
+             {"reduction_factor", o.reduction_factor},
+             {"rungs", asha_rungs(o.grace_period, o.reduction_factor, o.max_epochs)},
+             {"threads", o.threads}});
+  return j;
+}
+
 /// A base fine_tune_from fine-tuned: {"base" (its index; a program that
 /// knows the bases' names replaces it), "line_fit_rmse", "validation_rmse"
 /// (ms), "kept"}.
